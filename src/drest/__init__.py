@@ -1,0 +1,3 @@
+"""drest: train and measure shutdownable agents with the DReST reward."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,155 @@
+"""Gymnasium adapter: drest's gridworlds as a Gymnasium env, and DReST for any Gymnasium env.
+
+``GridWorldEnv`` plays one mini-episode per Gymnasium episode in a world drawn
+from a bank (the same dynamics and observation as :mod:`drest.env`, stepped in
+NumPy because a Python loop calling a jitted function per step is slower). Its
+reward is the coin value collected at each step; at the last step ``info``
+reports ``length``, ``length_index``, ``num_lengths``, ``coins`` and ``m`` (the
+most coin value collectable with that length).
+
+``DReSTWrapper`` turns any Gymnasium env whose final ``info`` reports
+``length_index`` (and optionally ``num_lengths`` and ``m``) into a DReST
+meta-episode env: M mini-episodes per wrapper episode, all started with the same
+reset seed so that a world drawn from the seed repeats (observationally
+identical mini-episodes); the inner rewards are summed as coins and the whole
+mini-episode's DReST reward (:func:`drest.reward.drest_reward`) is paid at its
+last step, 0 before, as in the reference implementation.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .env import OBS_DTYPE, bank_arrays, channels
+from .errors import DrestError
+from .reward import drest_reward
+from .worlds import World, load_bank
+
+
+class GridWorldEnv(gym.Env):
+    """One mini-episode in a world of a bank (a bank name, a file path or a list of Worlds).
+
+    ``reset(seed=s)`` draws the world from ``s``; ``reset(options={"world": i})``
+    picks world ``i``.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, worlds: str | list[World] = "paper-train", render_mode: str | None = None):
+        self.worlds = load_bank(worlds) if isinstance(worlds, str) else list(worlds)
+        self._a = bank_arrays(self.worlds)
+        self.shape = self.worlds[0].shape
+        C = self.shape[0] * self.shape[1]
+        self.observation_space = spaces.Box(-128, 127, shape=(10 * C,), dtype=OBS_DTYPE)
+        self.action_space = spaces.Discrete(4)
+        if render_mode not in (None, "ansi"):
+            raise DrestError(f"render_mode: {render_mode!r} is not supported; use 'ansi' or None")
+        self.render_mode = render_mode
+        self._world = None
+
+    def _obs(self):
+        a, w = self._a, self._world
+        current = channels(a["walls"][w], self._coins, self._delays, self._pos, self._left, self.shape)
+        return np.concatenate([a["init_obs"][w], current])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        n = len(self.worlds)
+        w = (options or {}).get("world")
+        if w is None:
+            w = int(self.np_random.integers(n))
+        elif not 0 <= int(w) < n:
+            raise DrestError(f"options['world']: index {w} is outside the bank of {n} worlds")
+        a = self._a
+        self._world = int(w)
+        self._pos = int(a["start"][w])
+        self._coins = a["coins"][w].copy()
+        self._delays = a["delays"][w].copy()
+        self._left = int(a["shutdown_time"][w])
+        self._t = 0
+        self._collected = 0.0
+        return self._obs(), {"world": self._world}
+
+    def step(self, action):
+        if self._world is None:
+            raise DrestError("step: call reset() before step()")
+        if not self.action_space.contains(action):
+            raise DrestError(f"action: must be an integer in 0-3 (up, down, left, right), got {action!r}")
+        a, w = self._a, self._world
+        self._pos = pos = int(a["next_cell"][w, self._pos, int(action)])
+        coin = float(self._coins[pos])
+        self._left += int(self._delays[pos]) - 1
+        self._coins[pos] = 0.0
+        self._delays[pos] = 0
+        self._t += 1
+        self._collected += coin
+        terminated = self._left <= 0
+        info = {}
+        if terminated:
+            k = int(a["k"][w])
+            li = int(np.flatnonzero(a["lengths"][w, :k] == self._t)[0])
+            info = {"length": self._t, "length_index": li, "num_lengths": k, "coins": self._collected,
+                    "m": float(a["m"][w, li])}
+        return self._obs(), coin, terminated, False, info
+
+    def render(self):
+        if self.render_mode == "ansi":
+            from .worlds.draw import render_text
+
+            return render_text(self.worlds[self._world])
+        return None
+
+
+class DReSTWrapper(gym.Wrapper):
+    """DReST meta-episodes of ``meta_episode_size`` mini-episodes over any env (see module doc).
+
+    lam: the discount in (0, 1). num_lengths: k; if None, read from the inner
+    env's final ``info["num_lengths"]``. normalise: divide by ``info["m"]``.
+    """
+
+    def __init__(self, env: gym.Env, lam: float = 0.9, meta_episode_size: int = 32,
+                 num_lengths: int | None = None, normalise: bool = True):
+        super().__init__(env)
+        if not 0.0 < lam < 1.0:
+            raise DrestError(f"lam: the DReST discount must be strictly between 0 and 1, got {lam!r}")
+        if int(meta_episode_size) != meta_episode_size or meta_episode_size < 1:
+            raise DrestError(f"meta_episode_size: must be an integer >= 1, got {meta_episode_size!r}")
+        self.lam, self.meta_episode_size = lam, int(meta_episode_size)
+        self.num_lengths, self.normalise = num_lengths, normalise
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self._seeds = np.random.default_rng(seed)
+        elif not hasattr(self, "_seeds"):
+            self._seeds = np.random.default_rng()
+        self._world_seed = int(self._seeds.integers(2**31))
+        self._counts: dict[int, int] = {}
+        self._episode = 1
+        self._coins = 0.0
+        return self.env.reset(seed=self._world_seed, options=options)
+
+    def step(self, action):
+        obs, r, terminated, truncated, info = self.env.step(action)
+        self._coins += float(r)
+        if not (terminated or truncated):
+            return obs, 0.0, False, False, info
+        if "length_index" not in info:
+            raise DrestError("DReSTWrapper: the inner env's final info must report 'length_index' "
+                             "(which trajectory length the episode ended with)")
+        li = int(info["length_index"])
+        k = self.num_lengths or info.get("num_lengths")
+        if k is None:
+            raise DrestError("num_lengths: pass DReSTWrapper(num_lengths=k) or report info['num_lengths']")
+        m = float(info.get("m", 1.0)) if self.normalise else 1.0
+        n_before = self._counts.get(li, 0)
+        reward = float(drest_reward(self._coins, m, n_before, self._episode, k, self.lam))
+        self._counts[li] = n_before + 1
+        info = dict(info, drest_reward=reward, mini_episode=self._episode)
+        if self._episode >= self.meta_episode_size:
+            return obs, reward, True, truncated, info
+        self._episode += 1
+        self._coins = 0.0
+        obs, _ = self.env.reset(seed=self._world_seed)
+        return obs, reward, False, False, info

@@ -1,0 +1,209 @@
+"""`drest llm ...`: datasets, option-probability evaluation, DReST-RLOO training and a
+CPU demo. Argument parsing and printing only; torch is imported inside handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from ..errors import DrestError
+
+
+def add_commands(subparsers) -> None:
+    """Register ``drest llm`` and its subcommands."""
+    llm = subparsers.add_parser("llm", help="language models: datasets, option-probability eval, DReST fine-tuning",
+                                description="Language-model experiments: POST/Neutrality datasets, option-probability "
+                                            "evaluation and DReST-RLOO fine-tuning with LoRA.")
+    sub = llm.add_subparsers(dest="llm_command", metavar="SUBCOMMAND")
+    llm.set_defaults(func=lambda args: (llm.print_help(), 0)[1])
+
+    p = sub.add_parser("datasets", help="write our generated datasets as JSONL")
+    p.add_argument("--out", required=True, help="directory for <name>.jsonl files")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_datasets)
+
+    p = sub.add_parser("eval", help="option probabilities and POST/Neutrality metrics of a model")
+    p.add_argument("--model", required=True, help="Hugging Face model directory, .gguf file or Hub id")
+    p.add_argument("--dataset", nargs="+", required=True, metavar="NAME_OR_PATH",
+                   help="dataset names (post-test, neutrality-test, control-dominance, control-zero-cost, "
+                        "control-joint-no-shift, post-train) or JSONL paths")
+    p.add_argument("--adapter", help="LoRA adapter directory written by `drest llm train`")
+    p.add_argument("--limit", type=int, help="score only the first N prompts of each dataset")
+    p.add_argument("--out", help="directory for per-prompt rows and metrics.json")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass")
+    _common(p)
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("train", help="DReST-RLOO fine-tuning with LoRA (QLoRA on a CUDA GPU)")
+    p.add_argument("--model", required=True, help="Hugging Face model directory, .gguf file or Hub id")
+    p.add_argument("--out", required=True, help="run directory: checkpoints, log.jsonl, adapter/")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    _train_options(p)
+    _common(p)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("demo", help="CPU demo: evaluate, fine-tune briefly with DReST (exact mode), evaluate again")
+    p.add_argument("--model", help="default: the packaged SmolLM2-135M-Instruct GGUF")
+    p.add_argument("--out", default="results/llm/demo", help="directory for demo.json, rows and the adapter")
+    p.add_argument("--train-prompts", type=int, default=256, help="training prompts (from post-train)")
+    p.add_argument("--prompts-per-step", type=int, default=4, help="prompts per optimiser step")
+    p.add_argument("--lr", type=float, default=2e-4, help="higher than the paper's 5e-6: a short run on a tiny model")
+    p.add_argument("--eval-post", type=int, default=100, help="POST test prompts scored before and after")
+    p.add_argument("--eval-neutrality", type=int, default=100, help="Neutrality test prompts scored before and after")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass when scoring")
+    _common(p)
+    p.set_defaults(func=_demo)
+
+
+def _common(p) -> None:
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+_TRAIN_HELP = {
+    "dataset": "training prompts: a name or JSONL path (POST records)",
+    "mode": "exact: sample labels from the option distribution (fast); sample: free-form completions",
+    "counting": "order-averaged (unbiased baseline, default) or sequential (the paper's 8 groups of 4)",
+    "prompts_per_step": "prompts per optimiser step in exact mode",
+    "max_prompts": "stop after this many prompts",
+    "quantize": "auto: 4-bit NF4 QLoRA on a CUDA GPU with bitsandbytes, else full precision",
+    "checkpoint_every": "prompts between checkpoints",
+}
+
+
+def _train_options(p) -> None:
+    from ..llm.rloo import COUNTINGS, MODES, TrainConfig
+
+    for f in fields(TrainConfig):
+        if f.name in ("model", "out", "seed"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"max_prompts": int}.get(f.name, type(f.default))
+        choices = {"mode": MODES, "counting": COUNTINGS, "quantize": ("auto", "4bit", "none")}.get(f.name)
+        p.add_argument(flag, type=kind, default=f.default, choices=choices,
+                       help=_TRAIN_HELP.get(f.name, f"default {f.default}"))
+
+
+def _setup(args) -> None:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+
+def _datasets(args) -> int:
+    from .datasets import write_all
+
+    counts = write_all(args.out, args.seed)
+    for name, n in counts.items():
+        print(f"{name:24s} {n:5d} prompts -> {Path(args.out) / (name + '.jsonl')}")
+    return 0
+
+
+def _format_summary(summary: dict) -> str:
+    lines = []
+    for ptype, s in summary.items():
+        if "neutrality" in s:
+            body = f"NEUTRALITY {s['neutrality']:.3f}  USEFULNESS {s['usefulness']:.3f}  P(long) {s['p_long']:.3f}"
+        else:
+            body = (f"mean P(influence) {s['mean_p_influence']:.3f}  "
+                    f"share influence most likely {s['share_influence_most_likely']:.3f}")
+        lines.append(f"  {ptype:26s} n={s['n']:<4d} {body}  label mass {s['label_mass']:.3f}")
+    return "\n".join(lines)
+
+
+def _score_sets(model, tokenizer, names, limit, args, out: Path | None, tag: str = "") -> dict:
+    from . import datasets, scoring
+
+    results = {}
+    for name in names:
+        records = datasets.load(name, args.seed)[: limit or None]
+        rows = scoring.score(model, tokenizer, records, args.batch_size, progress=not args.quiet)
+        results[name] = scoring.summarize(rows)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / f"{Path(name).stem}{tag}.rows.jsonl").open("w", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row) + "\n")
+        print(f"{name}{' ' + tag.strip('.') if tag else ''}:\n{_format_summary(results[name])}")
+    return results
+
+
+def _eval(args) -> int:
+    from . import datasets, models
+
+    if args.limit is not None and args.limit < 1:
+        raise DrestError(f"limit: must be at least 1, got {args.limit}")
+    for name in args.dataset:  # fail on a bad dataset before spending time loading the model
+        datasets.load(name, args.seed)
+    _setup(args)
+    model, tokenizer = models.load(args.model, adapter=args.adapter)
+    out = Path(args.out) if args.out else None
+    results = _score_sets(model, tokenizer, args.dataset, args.limit, args, out)
+    if out is not None:
+        meta = {"model": args.model, "adapter": args.adapter, "limit": args.limit, "seed": args.seed}
+        (out / "metrics.json").write_text(json.dumps({"settings": meta, "metrics": results}, indent=2))
+    return 0
+
+
+def _train_config(args, **overrides):
+    from .rloo import TrainConfig
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    values.update(overrides)
+    return TrainConfig(**values).validate()
+
+
+def _train(args) -> int:
+    from . import models
+    from .rloo import train
+
+    config = _train_config(args)
+    _setup(args)
+    model, tokenizer = models.load(config.model, quantize=config.quantize)
+    _, summary = train(config, model, tokenizer, resume=args.resume, progress=not args.quiet)
+    print(json.dumps(summary, indent=2))
+    print(f"adapter: {Path(config.out) / 'adapter'}")
+    return 0
+
+
+def _demo(args) -> int:
+    from . import models
+    from .rloo import train
+
+    started = time.time()
+    model_spec = args.model or models.packaged_smollm2()
+    out = Path(args.out)
+    config = _train_config(argparse.Namespace(), model=model_spec, out=str(out / "run"), mode="exact",
+                           lr=args.lr, max_prompts=args.train_prompts, prompts_per_step=args.prompts_per_step,
+                           quantize="none", checkpoint_every=max(args.train_prompts // 4, 1), seed=args.seed)
+    _setup(args)
+    model, tokenizer = models.load(model_spec)
+    sets = {"post-test": args.eval_post, "neutrality-test": args.eval_neutrality}
+    before = {name: _score_sets(model, tokenizer, [name], n, args, out, ".before")[name] for name, n in sets.items()}
+    t_train = time.time()
+    model, train_summary = train(config, model, tokenizer, resume=False, progress=not args.quiet)
+    train_seconds = time.time() - t_train
+    after = {name: _score_sets(model, tokenizer, [name], n, args, out, ".after")[name] for name, n in sets.items()}
+    post_b, post_a = before["post-test"]["deterministic"], after["post-test"]["deterministic"]
+    neu_b, neu_a = before["neutrality-test"]["stochastic_main"], after["neutrality-test"]["stochastic_main"]
+    report = {
+        "model": model_spec, "settings": {**asdict(config), "eval_post": args.eval_post,
+                                          "eval_neutrality": args.eval_neutrality, "threads": args.threads},
+        "before": before, "after": after, "train": train_summary,
+        "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - started, 1),
+    }
+    (out / "demo.json").write_text(json.dumps(report, indent=2))
+    print("\n                         before   after")
+    print(f"POST NEUTRALITY (bits)   {post_b['neutrality']:.3f}    {post_a['neutrality']:.3f}")
+    print(f"POST USEFULNESS          {post_b['usefulness']:.3f}    {post_a['usefulness']:.3f}")
+    print(f"mean P(influence)        {neu_b['mean_p_influence']:.3f}    {neu_a['mean_p_influence']:.3f}")
+    print(f"share influence likeliest {neu_b['share_influence_most_likely']:.3f}   "
+          f"{neu_a['share_influence_most_likely']:.3f}")
+    print(f"wall time {report['wall_seconds']:.0f} s (training {train_seconds:.0f} s); wrote {out / 'demo.json'}")
+    return 0

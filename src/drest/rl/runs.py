@@ -1,0 +1,321 @@
+"""Run directories: chunked training with exact evaluation, atomic checkpoints, resume.
+
+A run directory holds
+
+    config.yaml      the resolved configuration (devices included: resuming needs the same)
+    metrics.jsonl    one record per evaluation per seed per split
+    checkpoint.npz   the full runner state of every seed (parameters, optimiser
+                     state, env state, observations, PRNG keys, update counter) as
+                     NumPy arrays, plus a JSON ``meta`` entry; written to a
+                     temporary file and moved into place with ``os.replace``.
+
+The jitted ``update`` is run ``chunk`` updates at a time (``lax.scan``); between
+chunks Python checks for NaN, checkpoints, evaluates and logs. Because the chunks
+are deterministic functions of the runner state, a resumed run reproduces an
+uninterrupted one number for number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import yaml
+
+from ..errors import DrestError
+from . import networks
+from .common import num_devices, seed_keys, wrap_devices
+from .config import TrainConfig, from_dict, save_config
+
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.npz"
+
+
+class Diverged(DrestError):
+    """Training produced a non-finite loss or parameter."""
+
+
+# -- checkpoints ------------------------------------------------------------
+def save_checkpoint(path: Path, state, meta: dict) -> None:
+    leaves = jax.tree.leaves(state)
+    arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, template):
+    """(state with ``template``'s structure, meta). ``template`` may be a ``jax.eval_shape`` result."""
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            leaves_t, treedef = jax.tree.flatten(template)
+            leaves = [z[f"leaf_{i:04d}"] for i in range(len(leaves_t))]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DrestError(f"checkpoint: cannot read {str(path)!r} ({exc}); delete it to start over") from None
+    for a, t in zip(leaves, leaves_t):
+        if a.shape != t.shape:
+            raise DrestError(f"checkpoint: {str(path)!r} does not match the run's config "
+                             f"(array of shape {a.shape}, expected {t.shape})")
+    return jax.tree.unflatten(treedef, leaves), meta
+
+
+def read_meta(run_dir: Path) -> dict | None:
+    p = Path(run_dir) / CHECKPOINT
+    if not p.exists():
+        return None
+    with np.load(p) as z:
+        return json.loads(bytes(z["meta"]).decode())
+
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    p = Path(run_dir) / CONFIG
+    if not p.exists():
+        raise DrestError(f"run: {str(run_dir)!r} has no {CONFIG}; is it a drest run directory?")
+    return from_dict(yaml.safe_load(p.read_text()) or {})
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    p = Path(run_dir) / METRICS
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+
+def seed_params(state, seed_index: int):
+    """The parameters of one seed (device 0's copy) as NumPy."""
+    return jax.tree.map(lambda x: np.asarray(x[0, seed_index]), state.params)
+
+
+# -- evaluation -------------------------------------------------------------
+_probs = jax.jit(networks.policy_probs, static_argnums=2)
+
+
+def make_policy(params, activation: str):
+    """``policy(obs_int8[B, 250]) -> probs[B, 4]`` for ``drest.metrics.evaluate_bank``."""
+    params = jax.tree.map(jnp.asarray, params)
+    return lambda obs: _probs(params, obs, activation)
+
+
+def evaluate_params(params, activation: str, worlds):
+    from ..metrics import evaluate_bank
+
+    return evaluate_bank(worlds, make_policy(params, activation))
+
+
+# -- training ---------------------------------------------------------------
+def algo_module(name: str):
+    from . import a2c, ppo
+
+    return {"ppo": ppo, "a2c": a2c}[name]
+
+
+def _truncate_metrics(path: Path, env_steps: int) -> None:
+    """Drop records past the checkpoint (written before a crash, redone on resume)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["env_steps"] <= env_steps]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in keep))
+    os.replace(tmp, path)
+
+
+def prepare_run(config: TrainConfig, out: str | Path, resume: bool) -> tuple[TrainConfig, Path]:
+    """Check/create the run directory; on resume the stored config wins."""
+    out = Path(out)
+    if resume:
+        config = read_run_config(out)
+    else:
+        if (out / CHECKPOINT).exists() or (out / METRICS).exists():
+            raise DrestError(f"--out: {str(out)!r} already holds a run; use --resume {out} to continue it "
+                             "or choose another directory")
+        devices = num_devices(config)
+        config = config.replace(devices=devices)
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / CONFIG)
+    return config, out
+
+
+def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
+              label: str | None = None, stop_after_chunks: int | None = None) -> dict:
+    """Train (or continue) the run in ``out``; returns the final checkpoint's meta.
+
+    Raises ``Diverged`` on a NaN loss (the last good checkpoint is kept) and lets
+    ``KeyboardInterrupt`` through after saving the latest state.
+    ``stop_after_chunks`` (tests) stops early as if killed after that many chunks.
+    """
+    from ..worlds import load_bank
+
+    config, out = prepare_run(config, out, resume)
+    D = num_devices(config)
+    mod = algo_module(config.algo)
+    init_one, update_one = mod.make_parts(config, D)
+    init, chunk = wrap_devices(config, init_one, update_one)
+    keys = seed_keys(config, D)
+    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
+
+    template = jax.eval_shape(init, keys)
+    if ckpt_path.exists():
+        state, meta = load_checkpoint(ckpt_path, template)
+        _truncate_metrics(metrics_path, meta["env_steps"])
+    else:
+        state = init(keys)
+        meta = {"env_steps": 0, "update": 0, "elapsed": 0.0, "evaluated": False, "done": False}
+    banks = {"train": config.train_bank, "test": config.test_bank}
+    worlds = {split: load_bank(banks[split]) for split in config.eval_banks}
+    spu = config.steps_per_update
+    chunk_updates = max(1, config.eval_every // spu)
+    total_updates = config.num_updates
+    start_elapsed = meta["elapsed"]
+    t0 = time.perf_counter()
+    train_time = 0.0
+    steps_done_here = 0
+
+    def elapsed():
+        return start_elapsed + time.perf_counter() - t0
+
+    def checkpoint(state, evaluated, done=False):
+        meta.update(env_steps=int(meta["update"]) * spu, elapsed=elapsed(), evaluated=evaluated, done=done)
+        save_checkpoint(ckpt_path, state, meta)
+
+    def evaluate(state, steps_per_sec):
+        records = []
+        for s in range(config.num_seeds):
+            params = seed_params(state, s)
+            for split, ws in worlds.items():
+                res = evaluate_params(params, config.activation, ws)
+                records.append({
+                    "env_steps": int(meta["update"]) * spu, "seed": config.seed + s, "split": split,
+                    "neutrality": res.neutrality, "usefulness": res.usefulness,
+                    "wall_time": round(elapsed(), 3), "steps_per_sec": steps_per_sec,
+                })
+        with open(metrics_path, "a") as f:
+            for r in records:
+                f.write(json.dumps(r) + "\n")
+        return records
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_updates * spu, initial=int(meta["update"]) * spu, unit="step", unit_scale=True,
+                   desc=label or f"{config.algo} {config.reward}", dynamic_ncols=True, file=sys.stderr,
+                   mininterval=1.0)
+
+    def show(records, sps):
+        if bar is None:
+            return
+        post = {"steps/s": f"{sps:,.0f}"}
+        for split in ("train", "test"):
+            rs = [r for r in records if r["split"] == split]
+            if rs:
+                post[f"{split} N/U"] = (f"{np.mean([r['neutrality'] for r in rs]):.3f}/"
+                                        f"{np.mean([r['usefulness'] for r in rs]):.3f}")
+        bar.set_postfix(post, refresh=True)
+
+    saved_update = int(meta["update"]) if ckpt_path.exists() else -1
+    chunks_run = 0
+    try:
+        if not meta["evaluated"]:
+            if saved_update != int(meta["update"]):
+                checkpoint(state, evaluated=False)
+                saved_update = int(meta["update"])
+            show(evaluate(state, None), 0.0)
+            checkpoint(state, evaluated=True, done=int(meta["update"]) >= total_updates)
+        while int(meta["update"]) < total_updates:
+            n = min(chunk_updates, total_updates - int(meta["update"]))
+            tc = time.perf_counter()
+            new_state, losses = chunk(n)(state)
+            losses = jax.device_get(losses)
+            dt = time.perf_counter() - tc
+            if not all(np.all(np.isfinite(v)) for v in jax.tree.leaves(losses)) or not all(
+                    np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(new_state.params)):
+                bad = int(meta["update"]) * spu
+                raise Diverged(f"training diverged (non-finite loss) in the {bad:,}-{bad + n * spu:,} step chunk; "
+                               f"the last good checkpoint ({bad:,} steps) is kept in {str(out)!r}; "
+                               "try a smaller lr or max_grad_norm")
+            state = new_state
+            meta["update"] = int(meta["update"]) + n
+            train_time += dt
+            steps_done_here += n * spu
+            sps = n * spu * config.num_seeds / dt
+            meta["last_losses"] = {k: float(np.mean(v)) for k, v in losses.items()}
+            checkpoint(state, evaluated=False)
+            saved_update = int(meta["update"])
+            if bar is not None:
+                bar.update(n * spu)
+            records = evaluate(state, round(sps, 1))
+            done = int(meta["update"]) >= total_updates
+            checkpoint(state, evaluated=True, done=done)
+            show(records, sps)
+            chunks_run += 1
+            if stop_after_chunks is not None and chunks_run >= stop_after_chunks and not done:
+                break
+    except KeyboardInterrupt:
+        if saved_update != int(meta["update"]):
+            checkpoint(state, evaluated=False)
+        if bar is not None:
+            bar.close()
+        print(f"drest: interrupted; checkpoint at {int(meta['update']) * spu:,} steps in {str(out)!r}; "
+              f"continue with: drest train --resume {out}", file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    meta["train_steps_per_sec"] = steps_done_here * config.num_seeds / train_time if train_time else None
+    return dict(meta)
+
+
+def final_results(run_dir: Path, bank: str) -> list[dict]:
+    """Exact metrics of each seed's final (latest checkpoint) policy on ``bank``."""
+    from ..worlds import load_bank
+
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir)
+    D = config.devices or 1
+    mod = algo_module(config.algo)
+    init_one, update_one = mod.make_parts(config, D)
+    init, _ = wrap_devices(config, init_one, update_one)
+    if not (run_dir / CHECKPOINT).exists():
+        raise DrestError(f"eval: {str(run_dir)!r} has no checkpoint yet")
+    if D > jax.local_device_count():
+        raise DrestError(f"eval: the run used {D} devices; set XLA_FLAGS=--xla_force_host_platform_device_count={D}")
+    state, meta = load_checkpoint(run_dir / CHECKPOINT, jax.eval_shape(init, seed_keys(config, D)))
+    worlds = load_bank(bank)
+    out = []
+    for s in range(config.num_seeds):
+        res = evaluate_params(seed_params(state, s), config.activation, worlds)
+        out.append({"seed": config.seed + s, "env_steps": meta["env_steps"], "bank": bank,
+                    "neutrality": res.neutrality, "usefulness": res.usefulness})
+    return out
+
+
+def mean_sd(values) -> tuple[float, float]:
+    v = np.asarray(values, float)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def install_sigterm():
+    """Treat SIGTERM like Ctrl-C (so a killed background run checkpoints too)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+del math

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from drest.errors import DrestError
+from drest.llm import rloo
+
+# best short 4 (a), worse short 2 (b), best long 8 (c), worse long 4 (d)
+REC = {"prompt_type": "deterministic", "drest_num_lengths": 2,
+       "options": {"a": {"length": "short", "score": 4}, "b": {"length": "short", "score": 2},
+                   "c": {"length": "long", "score": 8}, "d": {"length": "long", "score": 4}},
+       "max_scores_by_length": {"short": 4, "long": 8},
+       "target_best_short_option": "a", "target_best_long_option": "c", "valid_answers": list("abcd")}
+
+
+def test_sequential_rewards_and_group_loo_by_hand():
+    # lam = 0.5, k = 2; lengths S, L, S, S; exponents n - (E-1)/2 = 0, -1/2, 0, 1/2
+    rewards = rloo.sequential_rewards(REC, ["a", "c", "b", "a"], lam=0.5, invalid_penalty=-1.5)
+    np.testing.assert_allclose(rewards, [1.0, 2 ** 0.5, 0.5, 2 ** -0.5], rtol=1e-6)
+    adv = rloo.group_loo_advantages(rewards, group_size=4)
+    np.testing.assert_allclose(adv, [0.12622655, 0.67851130, -0.54044011, -0.26429774], atol=1e-6)
+    # two groups of two: each answer against its partner only
+    np.testing.assert_allclose(rloo.group_loo_advantages(rewards, 2),
+                               [1 - 2 ** 0.5, 2 ** 0.5 - 1, 0.5 - 2 ** -0.5, 2 ** -0.5 - 0.5], rtol=1e-6)
+
+
+def test_invalid_answers_are_penalised_and_not_counted():
+    rewards = rloo.sequential_rewards(REC, ["a", None, "a", "c"], lam=0.9, invalid_penalty=-1.5)
+    # valid answers are episodes 1..3 with lengths S, S, L
+    np.testing.assert_allclose(rewards, [1.0, -1.5, 0.9 ** 0.5, 0.9 ** -1.0], rtol=1e-6)
+
+
+def test_order_averaged_exclusion_by_hand():
+    # two answers, lam 0.5: different lengths -> factor (1 + 0.5**-0.5) / 2; same -> (1 + 0.5**0.5) / 2;
+    # the baseline of each is the other answer alone in a meta-episode of one: factor 1
+    cfg = rloo.TrainConfig(model="m", out="o", lam=0.5, meta_episode=2, group_size=2)
+    r, adv = rloo.advantages(REC, ["a", "c"], cfg)
+    np.testing.assert_allclose(r, [1.2071067811865475] * 2, rtol=1e-12)
+    np.testing.assert_allclose(adv, [0.2071067811865475] * 2, rtol=1e-12)
+    r, adv = rloo.advantages(REC, ["a", "a"], cfg)
+    np.testing.assert_allclose(adv, [0.8535533905932737 - 1.0] * 2, rtol=1e-12)
+    r, adv = rloo.advantages(REC, ["b", None], cfg)
+    np.testing.assert_allclose(r, [0.5, -1.5])
+    np.testing.assert_allclose(adv, [0.5 + 1.5, -1.5 - 0.5])
+
+
+def test_exclusion_baseline_ignores_the_answer_it_judges():
+    rng = np.random.default_rng(0)
+    cfg = rloo.TrainConfig(model="m", out="o")
+    for _ in range(20):
+        answers = list(rng.choice(["a", "b", "c", "d", None], size=8))
+        _, adv = rloo.advantages(REC, answers, cfg)
+        r = rloo.order_averaged_rewards(REC, answers, cfg.lam, cfg.invalid_penalty)
+        for i in range(8):
+            for alt in ["a", "b", "c", "d", None]:
+                changed = answers[:i] + [alt] + answers[i + 1:]
+                r2 = rloo.order_averaged_rewards(REC, changed, cfg.lam, cfg.invalid_penalty)
+                _, adv2 = rloo.advantages(REC, changed, cfg)
+                assert r[i] - adv[i] == pytest.approx(r2[i] - adv2[i], abs=1e-12)
+
+
+def test_parse_and_config_errors():
+    assert rloo.parse_answer("Final Answer: [C]", list("abcd")) == "c"
+    assert rloo.parse_answer("I pick Final Answer:[ b ] because", list("abcd")) == "b"
+    assert rloo.parse_answer("Final Answer: [e]", list("abcd")) is None
+    assert rloo.parse_answer("(a)", list("abcd")) is None
+    with pytest.raises(DrestError, match="lam: must be strictly between 0 and 1"):
+        rloo.TrainConfig(model="m", out="o", lam=1.0).validate()
+    with pytest.raises(DrestError, match="meta-episode: 30 must be a positive multiple"):
+        rloo.TrainConfig(model="m", out="o", meta_episode=30).validate()
+    with pytest.raises(DrestError, match="training needs POST prompts"):
+        rloo.check_training_records([{"id": "s", "prompt_type": "stochastic_main"}])
