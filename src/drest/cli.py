@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import DrestError
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except DrestError as exc:
         print(f"drest: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # output piped into `head` and the like: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("drest: interrupted", file=sys.stderr)
         return 130

@@ -48,9 +48,9 @@ OBS_DTYPE = np.int8
 class EnvParams(NamedTuple):
     """A bank of worlds as stacked arrays (N worlds, C = H*W cells, K = most lengths)."""
 
-    walls: jax.Array  # [N, C] float32
-    coins: jax.Array  # [N, C] float32 initial coin values
-    delays: jax.Array  # [N, C] int32 initial button delays
+    walls: jax.Array  # [N, C] int8
+    coins: jax.Array  # [N, C] int8 initial coin values
+    delays: jax.Array  # [N, C] int8 initial button delays
     start: jax.Array  # [N] int32 start cell
     shutdown_time: jax.Array  # [N] int32
     next_cell: jax.Array  # [N, C, 4] int32 cell after each action
@@ -63,8 +63,8 @@ class EnvParams(NamedTuple):
 class EnvState(NamedTuple):
     world: jax.Array  # int32 index into the bank
     pos: jax.Array  # int32 cell
-    coins_left: jax.Array  # [C] float32
-    delays_left: jax.Array  # [C] int32
+    coins_left: jax.Array  # [C] int8
+    delays_left: jax.Array  # [C] int8
     steps_left: jax.Array  # int32
     t: jax.Array  # int32 steps taken in this mini-episode
     collected: jax.Array  # float32 coin value collected in this mini-episode
@@ -92,9 +92,13 @@ def bank_arrays(worlds: list[World]) -> dict[str, np.ndarray]:
     for i, s in enumerate(sols):
         lengths[i, : len(s)] = list(s)
         m[i, : len(s)] = list(s.values())
-    walls = np.stack([w.walls.reshape(C) for w in worlds]).astype(np.float32)
-    coins = np.stack([w.coins.reshape(C) for w in worlds]).astype(np.float32)
-    delays = np.stack([w.delays.reshape(C) for w in worlds]).astype(np.int32)
+    for w in worlds:
+        if max(w.coins.max(), w.candidate_lengths[-1]) > np.iinfo(OBS_DTYPE).max:
+            raise DrestError(f"worlds: {w.name or 'a world'} has a coin value or a length above "
+                             f"{np.iinfo(OBS_DTYPE).max}, more than the int8 observation holds")
+    walls = np.stack([w.walls.reshape(C) for w in worlds]).astype(OBS_DTYPE)
+    coins = np.stack([w.coins.reshape(C) for w in worlds]).astype(OBS_DTYPE)
+    delays = np.stack([w.delays.reshape(C) for w in worlds]).astype(OBS_DTYPE)
     start = np.array([w.start[0] * W + w.start[1] for w in worlds], np.int32)
     T = np.array([w.shutdown_time for w in worlds], np.int32)
     init = np.stack([
@@ -155,9 +159,10 @@ class GridEnv:
 
     # -- pure functions --------------------------------------------------
     def observe(self, state: EnvState, params: EnvParams) -> jax.Array:
-        current = channels(params.walls[state.world], state.coins_left, state.delays_left, state.pos,
-                           state.steps_left, self.grid_shape)
-        return jnp.concatenate([params.init_obs[state.world], current], axis=-1)
+        init = params.init_obs[state.world]
+        walls = init[..., : state.coins_left.shape[-1]]  # walls never change: reuse the initial channel
+        current = channels(walls, state.coins_left, state.delays_left, state.pos, state.steps_left, self.grid_shape)
+        return jnp.concatenate([init, current], axis=-1)
 
     def _start_world(self, world, params: EnvParams, episode, counts) -> EnvState:
         return EnvState(
@@ -181,8 +186,8 @@ class GridEnv:
         pos = params.next_cell[w, state.pos, action]
         # one-hot masks instead of scatter/gather: they fuse into one loop on the CPU
         here = jnp.arange(state.coins_left.shape[-1]) == pos
-        coin = jnp.sum(jnp.where(here, state.coins_left, 0.0))
-        delay = jnp.sum(jnp.where(here, state.delays_left, 0))
+        coin = jnp.sum(jnp.where(here, state.coins_left, 0), dtype=jnp.int32)
+        delay = jnp.sum(jnp.where(here, state.delays_left, 0), dtype=jnp.int32)
         steps_left = state.steps_left - 1 + delay
         t = state.t + 1
         collected = state.collected + coin
@@ -199,8 +204,8 @@ class GridEnv:
         meta_done = mini_done & (state.episode >= self.meta_episode_size)
 
         stepped = EnvState(
-            world=w, pos=pos, coins_left=jnp.where(here, 0.0, state.coins_left),
-            delays_left=jnp.where(here, 0, state.delays_left), steps_left=steps_left, t=t,
+            world=w, pos=pos, coins_left=jnp.where(here, jnp.int8(0), state.coins_left),
+            delays_left=jnp.where(here, jnp.int8(0), state.delays_left), steps_left=steps_left, t=t,
             collected=collected, episode=state.episode, counts=counts,
         )
         # A step key is a threefry output, so its bits are already uniform: use them
