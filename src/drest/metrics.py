@@ -67,7 +67,7 @@ def _world_result(p_len, coin_mass, lengths, m) -> WorldResult:
     )
 
 
-def _call_policy(policy, obs: np.ndarray) -> np.ndarray:
+def call_policy(policy, obs: np.ndarray) -> np.ndarray:
     """Call the policy on a power-of-two padded batch and check what comes back."""
     n = obs.shape[0]
     size = max(64, 1 << (n - 1).bit_length())
@@ -126,10 +126,10 @@ def evaluate_bank(worlds: list[World], policy) -> BankResult:
     while w.size:
         steps_left = arrays["shutdown_time"][w] + (_bits(bmask, nb) * delay_val[w]).sum(1) - t
         # current observation of every live state
-        coins_left = arrays["coins"][w] * (1 - _cell_flags(cmask, coin_bit[w]))
-        delays_left = arrays["delays"][w] * (1 - _cell_flags(bmask, button_bit[w]))
+        coins_left = arrays["coins"][w] * (1 - cell_flags(cmask, coin_bit[w]))
+        delays_left = arrays["delays"][w] * (1 - cell_flags(bmask, button_bit[w]))
         current = channels(arrays["walls"][w], coins_left, delays_left, pos, steps_left, shape)
-        probs = _call_policy(policy, np.concatenate([arrays["init_obs"][w], current], axis=1))
+        probs = call_policy(policy, np.concatenate([arrays["init_obs"][w], current], axis=1))
 
         nxt = arrays["next_cell"][w, pos]  # [n, 4]
         nw = np.repeat(w, 4)
@@ -171,7 +171,7 @@ def evaluate_bank(worlds: list[World], policy) -> BankResult:
     )
 
 
-def _cell_flags(masks: np.ndarray, cell_bit: np.ndarray) -> np.ndarray:
+def cell_flags(masks: np.ndarray, cell_bit: np.ndarray) -> np.ndarray:
     """[n, C] 0/1: is the flag of each cell's coin/button set in ``masks``."""
     return np.where(cell_bit >= 0, (masks[:, None] >> np.maximum(cell_bit, 0)) & 1, 0)
 
@@ -211,7 +211,7 @@ def monte_carlo(world: World, policy, n_rollouts: int = 4096, seed: int = 0) -> 
     length_index = np.zeros(n_rollouts, np.int64)
     coins = np.zeros(n_rollouts)
     while not done.all():
-        probs = _call_policy(policy, np.asarray(obs))
+        probs = call_policy(policy, np.asarray(obs))
         actions = (probs.cumsum(1) > rng.random((n_rollouts, 1))).argmax(1)
         obs, state, _, _, info = step(keys, state, actions.astype(np.int32), params)
         ended = np.asarray(info["mini_done"]) & ~done

@@ -249,13 +249,21 @@ def _exact_step(model, tokenizer, records, config: TrainConfig, gen):
     losses, stats = [], []
     for row, (rec, (_, label_ids)) in enumerate(zip(records, encoded)):
         label_logp = logp[row, label_ids]
+        mass = label_logp.logsumexp(-1).exp()
         logq = label_logp - label_logp.logsumexp(-1)
         draws = torch.multinomial(logq.detach().exp().cpu(), config.meta_episode, replacement=True, generator=gen)
         answers = [rec["valid_answers"][j] for j in draws.tolist()]
         rewards, adv = advantages(rec, answers, config)
         adv_t = torch.tensor(adv, dtype=logq.dtype, device=logq.device)
-        losses.append(-(adv_t * logq[draws.to(logq.device)]).mean())
-        stats.append(_stats(rec, answers, rewards))
+        # The one-token answer is valid with probability `mass` (then a label ~ q) and
+        # otherwise unparseable, paid invalid_penalty as in sample mode. The gradient of
+        # mass * E_q[R] + (1 - mass) * penalty is mass * grad E_q[R] (RLOO on the sampled
+        # labels) + (E_q[R] - penalty) * grad mass (exact, with E_q[R] estimated by the
+        # meta-episode's mean reward). Without the second term, training on the
+        # renormalised distribution alone lets probability leak off the labels.
+        pg = (adv_t * logq[draws.to(logq.device)]).mean()
+        losses.append(-(mass.detach() * pg + float(np.mean(rewards) - config.invalid_penalty) * mass))
+        stats.append({**_stats(rec, answers, rewards), "label_mass": float(mass.detach())})
     return torch.stack(losses).mean(), stats
 
 
@@ -441,4 +449,6 @@ def _summarize_log(path: Path) -> dict:
         "share_long": float(np.mean(valid_long)) if valid_long else None,
         "share_best": float(np.mean(valid_best)) if valid_best else None,
         "invalid_answers": int(sum(r["invalid"] for r in rows)),
+        # exact mode: probability on the valid labels, the counterpart of invalid answers
+        "label_mass_last_fifth": float(np.mean([r["label_mass"] for r in tail])) if "label_mass" in rows[0] else None,
     }

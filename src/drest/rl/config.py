@@ -78,7 +78,7 @@ class TrainConfig:
     # rollout (per seed; envs are split over devices)
     num_envs: int = 128
     num_steps: int = 64
-    devices: int = 0  # 0: all local devices that divide num_envs
+    devices: int = 1  # JAX devices the envs are split over (0: all local devices that divide num_envs)
     # optimisation
     lr: float = 1e-3
     anneal_lr: bool = True
@@ -263,3 +263,16 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+# Per-algorithm defaults applied under a file / flags / --set (chosen with short runs; docs/rl.md).
+PRESETS: dict[str, dict[str, Any]] = {
+    "ppo": {},
+    "a2c": {"num_steps": 16, "lr": 7e-4, "optimizer": "rmsprop"},
+}
+
+
+def resolve(d: dict[str, Any]) -> TrainConfig:
+    """A config from user keys on top of the preset of their algorithm."""
+    algo = d.get("algo", "ppo")
+    return from_dict({**PRESETS.get(algo, {}), **d})

@@ -213,7 +213,7 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
 
         bar = tqdm(total=total_updates * spu, initial=int(meta["update"]) * spu, unit="step", unit_scale=True,
                    desc=label or f"{config.algo} {config.reward}", dynamic_ncols=True, file=sys.stderr,
-                   mininterval=1.0)
+                   mininterval=1.0 if sys.stderr.isatty() else 60.0)
 
     def show(records, sps):
         if bar is None:

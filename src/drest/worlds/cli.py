@@ -29,6 +29,7 @@ def add_commands(sub) -> None:
     show.add_argument("bank", metavar="BANK", help=_BANK_HELP)
     show.add_argument("--index", type=int, default=0, help="which world of the bank (default 0)")
     show.add_argument("--ascii", action="store_true", help="ASCII box drawing instead of Unicode")
+    show.add_argument("--png", metavar="PATH", help="also write the picture of drest report to this PNG file")
     show.set_defaults(func=_show)
 
     solve_p = wsub.add_parser("solve", help="reachable lengths and m(L) of every world of a bank")
@@ -64,8 +65,30 @@ def _pick(bank: str, index: int) -> World:
 
 def _show(args: argparse.Namespace) -> int:
     # picking and drawing stay separate so other picture formats can reuse _pick
-    print(render_text(_pick(args.bank, args.index), unicode=not args.ascii), end="")
+    world = _pick(args.bank, args.index)
+    print(render_text(world, unicode=not args.ascii), end="")
+    if args.png:
+        _write_png(world, args.png)
+        print(f"wrote {args.png}")
     return 0
+
+
+def _write_png(world: World, path: str) -> None:
+    from matplotlib.figure import Figure
+
+    from ..report.draw import draw_world
+
+    H, W = world.shape
+    fig = Figure(figsize=(0.8 * W + 0.4, 0.8 * H + 0.7))
+    ax = fig.subplots()
+    draw_world(world, ax)
+    sol = solve(world)
+    ax.set_title(f"{world.name}\nT = {world.shutdown_time}   "
+                 + "   ".join(f"m({L}) = {m}" for L, m in sol.items()), fontsize=9)
+    try:
+        fig.savefig(path, format="png", dpi=100, bbox_inches="tight")
+    except OSError as exc:
+        raise DrestError(f"--png: cannot write {path} ({exc.strerror})") from None
 
 
 def _solve(args: argparse.Namespace) -> int:

@@ -1,0 +1,133 @@
+"""Training throughput: drest's JAX PPO against Stable-Baselines3 PPO, in one run.
+
+Same worlds (paper-train; SB3 through ``drest.gym``'s Gymnasium adapter and DReST
+wrapper), same network (separate actor and critic MLPs), at the paper's 3 x 512
+and its sweep's 3 x 128, plus drest's default network. SB3 runs with its/the
+paper's settings (n_steps 8192, batch 64, 10 epochs, 3 envs, DummyVecEnv). drest
+runs twice per network: with SB3's update settings (10 epochs of minibatch 64
+gradient steps... scaled: the same number of epochs over its rollout) and with
+drest's defaults (1 epoch, 4 minibatches). Also prints achieved matmul GFLOP/s of
+drest's training (rollout forward + update forward/backward, matmuls only) as a
+fraction of this machine's measured matmul peak (a large jnp.dot, same run).
+
+    python benchmarks/throughput.py                # a few minutes
+    python benchmarks/throughput.py --sb3-steps 100000 --drest-steps 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import drest.rl  # noqa: F401  (XLA flags before JAX starts)
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from drest.rl import networks
+from drest.rl.common import seed_keys, wrap_devices
+from drest.rl.config import from_dict
+
+
+def matmul_peak(n=2048, reps=10) -> float:
+    a = jnp.ones((n, n), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    f(a).block_until_ready()
+    t = time.perf_counter()
+    for _ in range(reps):
+        out = f(a)
+    out.block_until_ready()
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def train_flops_per_step(cfg, obs_size=250) -> float:
+    """Matmul FLOPs per env step: rollout forward + update epochs x (forward + backward).
+    Backward = 2 x forward, minus the (unneeded) input gradient of the first layer."""
+    fa = networks.matmul_flops(obs_size, cfg.actor_hidden, 4)
+    fc = networks.matmul_flops(obs_size, cfg.critic_hidden, 1)
+    first = 2 * obs_size * (cfg.actor_hidden[0] + cfg.critic_hidden[0])
+    epochs = cfg.update_epochs if cfg.algo == "ppo" else 1
+    return (fa + fc) + epochs * (3 * (fa + fc) - first)
+
+
+def drest_steps_per_sec(cfg, steps: int) -> float:
+    from drest.rl import ppo
+
+    init1, upd1 = ppo.make_parts(cfg, 1)
+    init, chunk = wrap_devices(cfg, init1, upd1)
+    state = init(seed_keys(cfg, 1))
+    n = max(1, steps // cfg.steps_per_update)
+    f = chunk(n)
+    state, _ = f(state)  # compile + warm up
+    jax.block_until_ready(state)
+    t = time.perf_counter()
+    state, _ = f(state)
+    jax.block_until_ready(state)
+    return n * cfg.steps_per_update * cfg.num_seeds / (time.perf_counter() - t)
+
+
+def sb3_steps_per_sec(hidden, steps: int) -> float:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from drest.gym import DReSTWrapper, GridWorldEnv
+
+    torch.set_num_threads(1)  # the JAX measurements share the machine; SB3 is not faster with more here
+    venv = DummyVecEnv([lambda: DReSTWrapper(GridWorldEnv("paper-train"), lam=0.9, meta_episode_size=32)] * 3)
+    model = PPO("MlpPolicy", venv, n_steps=8192, batch_size=64, n_epochs=10, learning_rate=1e-6, seed=0,
+                policy_kwargs=dict(net_arch=dict(pi=list(hidden), vf=list(hidden)),
+                                   activation_fn=torch.nn.Tanh), device="cpu", verbose=0)
+    t = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return model.num_timesteps / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sb3-steps", type=int, default=3 * 8192, help="SB3 env steps per network (one rollout+update)")
+    ap.add_argument("--drest-steps", type=int, default=500_000, help="drest env steps per measurement")
+    ap.add_argument("--seeds", type=int, default=1, help="drest seeds trained together (vmap)")
+    ap.add_argument("--sizes", default="3x128,3x512", help="paper network sizes to compare")
+    ap.add_argument("--skip-sb3", action="store_true")
+    args = ap.parse_args(argv)
+
+    peak = matmul_peak()
+    print(f"matmul peak (2048x2048 jnp.dot, float32): {peak:.1f} GFLOP/s   devices: {jax.devices()}")
+    rows = []
+    sb3 = {}
+    for size in args.sizes.split(","):
+        n, w = (int(v) for v in size.split("x"))
+        hidden = [w] * n
+        if not args.skip_sb3:
+            sb3[size] = sb3_steps_per_sec(hidden, args.sb3_steps)
+            print(f"SB3 PPO {size}: {sb3[size]:,.0f} steps/s", flush=True)
+        for label, extra in (("SB3 update settings (10 epochs, minibatch 64)",
+                              {"update_epochs": 10, "num_minibatches": 128}),
+                             ("drest defaults (1 epoch, 4 minibatches)", {})):
+            cfg = from_dict({"actor_hidden": hidden, "critic_hidden": hidden, "num_seeds": args.seeds,
+                             "total_steps": "100M", **extra})
+            sps = drest_steps_per_sec(cfg, args.drest_steps if not extra else args.drest_steps // 5)
+            rows.append((size, label, sps, train_flops_per_step(cfg) * sps / 1e9))
+            print(f"drest PPO {size} {label}: {sps:,.0f} steps/s", flush=True)
+    cfg = from_dict({"num_seeds": args.seeds, "total_steps": "100M"})
+    sps = drest_steps_per_sec(cfg, args.drest_steps)
+    default_size = f"{len(cfg.actor_hidden)}x{cfg.actor_hidden[0]}"
+    rows.append((f"{default_size} (drest default)", "drest defaults (1 epoch, 4 minibatches)", sps,
+                 train_flops_per_step(cfg) * sps / 1e9))
+
+    print()
+    print("| network | drest settings | drest steps/s | SB3 3x128 ratio | SB3 same-net ratio | matmul GFLOP/s | of peak |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for size, label, sps, gf in rows:
+        same = sb3.get(size.split(" ")[0])
+        r128 = sb3.get("3x128")
+        print(f"| {size} | {label} | {sps:,.0f} | {f'{sps / r128:.0f}x' if r128 else 'n/a'} "
+              f"| {f'{sps / same:.0f}x' if same else 'n/a'} | {gf:.1f} | {gf / peak:.0%} |")
+    for size, v in sb3.items():
+        print(f"SB3 PPO {size}: {v:,.0f} steps/s")
+
+
+if __name__ == "__main__":
+    main()

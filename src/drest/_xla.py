@@ -1,0 +1,38 @@
+"""XLA CPU settings drest's training needs, applied before JAX's backend starts.
+
+XLA's CPU "concurrency optimized scheduler" (on by default in the JAX we use)
+deadlocks on some of our vmapped programs (seen: init of 2+ seeds never
+returns), so it is turned off. Flags are read when the backend is created, so
+``drest`` applies them on import, before any JAX computation can run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
+
+
+def backend_started() -> bool:
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(getattr(xla_bridge, "_backends", {}))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def configure(device_count: int | None = None) -> bool:
+    """Add drest's XLA flags (and optionally a host device count). False if too late."""
+    if backend_started():
+        return False
+    flags = os.environ.get("XLA_FLAGS", "")
+    extra = [f for f in FLAGS if f.split("=")[0] not in flags]
+    if device_count and "xla_force_host_platform_device_count" not in flags:
+        extra.append(f"--xla_force_host_platform_device_count={device_count}")
+    if extra:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
+    return True

@@ -1,0 +1,117 @@
+"""What a report reads: deep-RL run directories and language-model result directories.
+
+An argument is
+* a deep-RL run (``config.yaml``, from ``drest train`` or ``drest reproduce``);
+* a language-model directory: ``demo.json`` with ``<set>.{before,after}.rows.jsonl``
+  (``drest llm demo``) or ``metrics.json`` with ``<set>.rows.jsonl`` (``drest llm eval --out``);
+* a directory whose subdirectories are such runs (``drest reproduce table1 --out DIR``
+  makes one), which stands for those runs.
+Anything else is a one-line ``DrestError``. Runs may be partial: evaluations so far,
+no checkpoint yet, only some banks evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DrestError
+from ..rl.config import TrainConfig
+from ..rl.runs import CHECKPOINT, CONFIG, read_metrics, read_run_config
+
+
+@dataclass
+class RLRun:
+    path: Path
+    config: TrainConfig
+    records: list[dict]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def agent(self) -> tuple[str, str]:
+        return self.config.algo, self.config.reward
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).exists()
+
+
+@dataclass
+class LLMRun:
+    """Per-prompt rows of one or more conditions (``before``/``after`` for a demo, one for an eval)."""
+
+    path: Path
+    seed: int
+    conditions: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # label -> set name -> rows
+
+
+def _read_rows(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise DrestError(f"report: cannot read {str(path)!r} ({exc})") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DrestError(f"report: cannot read {str(path)!r} ({exc})") from None
+
+
+def _llm_run(path: Path) -> LLMRun | None:
+    if (path / "demo.json").exists():
+        run = LLMRun(path, int(_read_json(path / "demo.json").get("settings", {}).get("seed", 0)))
+        for tag in ("before", "after"):
+            suffix = f".{tag}.rows.jsonl"
+            sets = {p.name[: -len(suffix)]: _read_rows(p) for p in sorted(path.glob(f"*{suffix}"))}
+            if sets:
+                run.conditions[tag] = sets
+        return run
+    rows = sorted(p for p in path.glob("*.rows.jsonl") if p.name.count(".") == 2)  # <set>.rows.jsonl
+    if (path / "metrics.json").exists() and rows:
+        settings = _read_json(path / "metrics.json").get("settings", {})
+        run = LLMRun(path, int(settings.get("seed") or 0))
+        label = "with adapter" if settings.get("adapter") else "base model"
+        run.conditions[label] = {p.name[: -len(".rows.jsonl")]: _read_rows(p) for p in rows}
+        return run
+    return None
+
+
+def _rl_run(path: Path) -> RLRun:
+    try:
+        records = read_metrics(path)
+    except ValueError as exc:
+        raise DrestError(f"report: {str(path / 'metrics.jsonl')!r} is not valid JSON lines ({exc})") from None
+    return RLRun(path, read_run_config(path), records)
+
+
+def _one(path: Path) -> RLRun | LLMRun | None:
+    if (path / CONFIG).exists():
+        return _rl_run(path)
+    return _llm_run(path)
+
+
+def collect(paths) -> tuple[list[RLRun], list[LLMRun]]:
+    """The runs named by ``paths`` (see the module doc), in the order given."""
+    if not paths:
+        raise DrestError("report: give at least one RUN_DIR")
+    rl, llm = [], []
+    for arg in paths:
+        path = Path(arg)
+        if not path.is_dir():
+            raise DrestError(f"report: {arg!r} is not a directory; give drest run directories "
+                             "(drest train/reproduce --out, drest llm eval/demo --out)")
+        found = [_one(path)]
+        if found[0] is None:
+            found = [r for r in (_one(p) for p in sorted(path.iterdir()) if p.is_dir()) if r is not None]
+        if not found:
+            raise DrestError(f"report: {arg!r} is not a drest run (no {CONFIG}, demo.json or metrics.json, "
+                             "nor subdirectories holding them)")
+        for run in found:
+            (rl if isinstance(run, RLRun) else llm).append(run)
+    return rl, llm

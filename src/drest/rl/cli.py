@@ -1,0 +1,143 @@
+"""`drest train`, `drest eval`, `drest reproduce table1`: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import DrestError
+
+
+def _use_all_cores() -> None:
+    """drest's XLA flags, before JAX starts. (Several host devices are supported with
+    ``--set devices=N`` and XLA_FLAGS=--xla_force_host_platform_device_count=N, but the
+    2-device CPU program hung in our tests, so one device is the default.)"""
+    from .. import _xla
+
+    _xla.configure()
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("train", help="train PPO or A2C agents (JAX) with the DReST or default reward",
+                       description="Train PPO or A2C agents in JAX on a bank of gridworlds, evaluating exact "
+                                   "NEUTRALITY and USEFULNESS on the train and test banks as it goes.")
+    p.add_argument("--algo", help="ppo (default) or a2c")
+    p.add_argument("--reward", help="drest (default) or default (raw coins, lam 1, M 1)")
+    p.add_argument("--steps", help="env steps per seed, e.g. 100M, 2.5M, 50k")
+    p.add_argument("--seeds", help="number of seeds trained together (default 1)")
+    p.add_argument("--out", help="run directory (config.yaml, metrics.jsonl, checkpoint.npz)")
+    p.add_argument("--config", help="YAML or TOML file of config keys")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set lr=3e-4 --set actor_hidden=3x128")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="exact metrics of a run's final policy on a bank",
+                       description="Exact NEUTRALITY and USEFULNESS of each seed's latest policy in a run directory.")
+    p.add_argument("run_dir")
+    p.add_argument("--bank", default="paper-test", help="bank name or file (default paper-test)")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("reproduce", help="reproduce a published result (table1)",
+                       description="Reproduce a published result; re-running the same command resumes it.")
+    p.add_argument("what", help="table1: PPO/A2C x DReST/default, 5 seeds, test-set metrics")
+    p.add_argument("--steps", default="100M", help="env steps per run (default 100M)")
+    p.add_argument("--seeds", default="5", help="seeds per configuration (default 5)")
+    p.add_argument("--out", default="results/table1/run", help="output directory")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key in all four configurations")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_reproduce)
+
+
+def _int(name, value):
+    try:
+        v = int(str(value))
+    except ValueError:
+        raise DrestError(f"{name}: expected an integer, got {value!r}") from None
+    if v < 1:
+        raise DrestError(f"{name}: must be at least 1, got {value!r}")
+    return v
+
+
+def _train(args) -> int:
+    _use_all_cores()
+    from .config import parse_set, read_config_file, resolve
+    from .runs import install_sigterm, train_run
+
+    if args.resume:
+        if any(v is not None for v in (args.algo, args.reward, args.steps, args.seeds, args.config)) or args.set:
+            raise DrestError("--resume: the run's stored config.yaml is used; drop the other config options "
+                             "(a changed config would not reproduce the uninterrupted run)")
+        config, out = None, args.resume
+        if not Path(out).is_dir():
+            raise DrestError(f"--resume: no such run directory {out!r}")
+    else:
+        if not args.out:
+            raise DrestError("--out: give a run directory, e.g. --out runs/ppo-drest")
+        d = read_config_file(args.config) if args.config else {}
+        flags = {"algo": args.algo, "reward": args.reward, "total_steps": args.steps,
+                 "num_seeds": _int("--seeds", args.seeds) if args.seeds is not None else None}
+        d.update({k: v for k, v in flags.items() if v is not None})
+        d.update(parse_set(args.set))
+        config, out = resolve(d), args.out
+    install_sigterm()
+    meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress)
+    _print_last(Path(out))
+    if meta.get("train_steps_per_sec"):
+        print(f"training speed: {meta['train_steps_per_sec']:,.0f} env steps/s (all seeds)")
+    return 0
+
+
+def _print_last(run_dir: Path) -> None:
+    from .runs import mean_sd, read_metrics
+
+    recs = read_metrics(run_dir)
+    if not recs:
+        return
+    last = max(r["env_steps"] for r in recs)
+    print(f"{run_dir}: {last:,} env steps per seed")
+    for split in ("train", "test"):
+        rs = [r for r in recs if r["env_steps"] == last and r["split"] == split]
+        if rs:
+            n, nsd = mean_sd([r["neutrality"] for r in rs])
+            u, usd = mean_sd([r["usefulness"] for r in rs])
+            print(f"  {split:5s}  NEUTRALITY {n:.3f} ± {nsd:.3f}   USEFULNESS {u:.3f} ± {usd:.3f}   ({len(rs)} seeds)")
+
+
+def _eval(args) -> int:
+    _use_all_cores()
+    from .runs import final_results, mean_sd
+
+    rows = final_results(Path(args.run_dir), args.bank)
+    print(f"{args.run_dir} on {args.bank} at {rows[0]['env_steps']:,} env steps per seed")
+    print(f"{'seed':>6}  {'NEUTRALITY':>10}  {'USEFULNESS':>10}")
+    for r in rows:
+        print(f"{r['seed']:>6}  {r['neutrality']:>10.3f}  {r['usefulness']:>10.3f}")
+    n, nsd = mean_sd([r["neutrality"] for r in rows])
+    u, usd = mean_sd([r["usefulness"] for r in rows])
+    print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
+    name = Path(str(args.bank)).stem.replace("/", "_")
+    path = Path(args.run_dir) / f"eval_{name}.json"
+    path.write_text(json.dumps({"bank": args.bank, "seeds": rows, "neutrality": [n, nsd], "usefulness": [u, usd]},
+                               indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    if args.what != "table1":
+        raise DrestError(f"reproduce: unknown target {args.what!r}; available: table1")
+    _use_all_cores()
+    from .config import parse_set, parse_steps
+    from .runs import install_sigterm
+    from .table1 import reproduce_table1
+
+    install_sigterm()
+    reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), parse_set(args.set),
+                     progress=not args.no_progress)
+    return 0

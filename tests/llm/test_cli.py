@@ -1,0 +1,111 @@
+"""`drest llm ...` end to end on a tiny random model (SmolLM2's tokenizer): eval,
+training with checkpoints and resume, and one-line errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from drest.cli import main
+from drest.llm import rloo
+
+pytestmark = pytest.mark.slow
+FIXTURE = str(Path(__file__).parent / "fixtures" / "paper_schema.jsonl")
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1]
+
+
+def test_datasets_and_eval(tiny_model_dir, tmp_path, capsys):
+    assert main(["llm", "datasets", "--out", str(tmp_path / "data")]) == 0
+    assert len(list((tmp_path / "data").glob("*.jsonl"))) == 6
+    out = tmp_path / "eval"
+    code = main(["llm", "eval", "--model", str(tiny_model_dir), "--dataset", "post-test", FIXTURE,
+                 "--limit", "4", "--batch-size", "2", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["post-test"]["deterministic"]["n"] == 4
+    assert set(metrics[FIXTURE]) == {"deterministic", "stochastic_main", "stochastic_zero_cost"}
+    rows = [json.loads(line) for line in (out / "paper_schema.rows.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["fixture_det_0", "fixture_det_1", "fixture_stoch_0", "fixture_stoch_1"]
+    assert "NEUTRALITY" in capsys.readouterr().out
+
+
+def test_bad_input_gives_one_error_line(tiny_model_dir, tmp_path, capsys):
+    assert main(["llm", "eval", "--model", str(tmp_path / "nope"), "--dataset", "post-test"]) == 2
+    assert _error_line(capsys).startswith("drest: error: model: no such file or directory")
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "r7", "prompt_type": "deterministic", "prompt": "x", "options": {}}) + "\n")
+    assert main(["llm", "eval", "--model", str(tiny_model_dir), "--dataset", str(bad)]) == 2
+    assert _error_line(capsys) == ("drest: error: dataset record r7: field 'valid_answers' must list at least "
+                                   "two option labels, e.g. [\"a\", \"b\"]")
+
+    from transformers import AutoTokenizer
+
+    broken = tmp_path / "broken-template"
+    for f in tiny_model_dir.iterdir():
+        (broken / f.name).parent.mkdir(exist_ok=True)
+        (broken / f.name).write_bytes(f.read_bytes())
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.chat_template = "{{ messages[0].content | no_such_filter }}"
+    tok.save_pretrained(broken)
+    assert main(["llm", "eval", "--model", str(broken), "--dataset", "post-test", "--limit", "1", "--quiet"]) == 2
+    assert _error_line(capsys).startswith("drest: error: chat template: could not be applied")
+
+    assert main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--lam", "1.5"]) == 2
+    assert _error_line(capsys) == "drest: error: lam: must be strictly between 0 and 1, got 1.5"
+
+
+def _adapter_tensors(run: Path):
+    from safetensors.torch import load_file
+
+    return load_file(run / "adapter" / "adapter_model.safetensors")
+
+
+def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    args = ["llm", "train", "--model", str(tiny_model_dir), "--max-prompts", "4", "--meta-episode", "8",
+            "--checkpoint-every", "2", "--lr", "1e-2", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "full")]) == 0
+    summary = json.loads((tmp_path / "full" / "train_summary.json").read_text())
+    assert summary["prompts"] == 4 and summary["invalid_answers"] == 0
+
+    real_step, calls = rloo._exact_step, []
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:  # after the checkpoint at 2 prompts
+            raise KeyboardInterrupt
+        return real_step(*a, **k)
+
+    monkeypatch.setattr(rloo, "_exact_step", interrupted)
+    assert main(args + ["--out", str(tmp_path / "broken")]) == 130
+    monkeypatch.setattr(rloo, "_exact_step", real_step)
+    assert main(args + ["--out", str(tmp_path / "broken")]) == 2
+    assert "already holds a run; pass --resume" in _error_line(capsys)
+    assert main(args + ["--out", str(tmp_path / "broken"), "--resume"]) == 0
+
+    full, resumed = _adapter_tensors(tmp_path / "full"), _adapter_tensors(tmp_path / "broken")
+    assert full.keys() == resumed.keys()
+    assert any(float(t.abs().max()) > 0 for k, t in full.items() if "lora_B" in k)  # training moved the adapter
+    for key in full:
+        torch.testing.assert_close(full[key], resumed[key])
+    log = lambda run: (tmp_path / run / "log.jsonl").read_text()  # noqa: E731
+    assert log("full") == log("broken")
+
+    # the adapter loads for evaluation
+    assert main(["llm", "eval", "--model", str(tiny_model_dir), "--adapter", str(tmp_path / "full" / "adapter"),
+                 "--dataset", "post-test", "--limit", "2", "--quiet"]) == 0
+
+
+def test_sample_mode_counts_unparseable_answers(tiny_model_dir, tmp_path):
+    code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "s"), "--mode", "sample",
+                 "--counting", "sequential", "--max-prompts", "1", "--meta-episode", "4", "--group-size", "2",
+                 "--max-completion-tokens", "4", "--quiet"])
+    assert code == 0
+    summary = json.loads((tmp_path / "s" / "train_summary.json").read_text())
+    # a random two-layer model never writes "Final Answer: [x]": all four are penalised
+    assert summary["invalid_answers"] == 4 and summary["mean_reward"] == -1.5
