@@ -48,7 +48,6 @@ OBS_DTYPE = np.int8
 class EnvParams(NamedTuple):
     """A bank of worlds as stacked arrays (N worlds, C = H*W cells, K = most lengths)."""
 
-    walls: jax.Array  # [N, C] int8
     coins: jax.Array  # [N, C] int8 initial coin values
     delays: jax.Array  # [N, C] int8 initial button delays
     start: jax.Array  # [N] int32 start cell
@@ -155,7 +154,9 @@ class GridEnv:
         if worlds and worlds[0].shape != tuple(self.grid_shape):
             raise DrestError(f"grid_shape: the env is set for {self.grid_shape} but the worlds are {worlds[0].shape}; "
                              f"pass GridEnv(grid_shape={worlds[0].shape})")
-        return EnvParams(**{k: jnp.asarray(v) for k, v in bank_arrays(worlds).items()})
+        arrays = bank_arrays(worlds)
+        # the walls are read from the initial half of the observation, so EnvParams has no copy
+        return EnvParams(**{k: jnp.asarray(arrays[k]) for k in EnvParams._fields})
 
     # -- pure functions --------------------------------------------------
     def observe(self, state: EnvState, params: EnvParams) -> jax.Array:
