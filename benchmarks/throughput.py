@@ -9,6 +9,9 @@ gradient steps... scaled: the same number of epochs over its rollout) and with
 drest's defaults (1 epoch, 4 minibatches). Also prints achieved matmul GFLOP/s of
 drest's training (rollout forward + update forward/backward, matmuls only) as a
 fraction of this machine's measured matmul peak (a large jnp.dot, same run).
+Each drest measurement is made twice: in this process (XLA on both cores) and as
+``--workers`` single-threaded processes training at once, summed — the way
+``drest reproduce table1`` uses the machine.
 
     python benchmarks/throughput.py                # a few minutes
     python benchmarks/throughput.py --sb3-steps 100000 --drest-steps 2000000
@@ -17,14 +20,16 @@ fraction of this machine's measured matmul peak (a large jnp.dot, same run).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import time
 
 import drest.rl  # noqa: F401  (XLA flags before JAX starts)
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from drest import _xla
 from drest.rl import networks
 from drest.rl.common import seed_keys, wrap_devices
 from drest.rl.config import from_dict
@@ -51,7 +56,7 @@ def train_flops_per_step(cfg, obs_size=250) -> float:
     return (fa + fc) + epochs * (3 * (fa + fc) - first)
 
 
-def drest_steps_per_sec(cfg, steps: int) -> float:
+def drest_steps_per_sec(cfg, steps: int, barrier=None) -> float:
     from drest.rl import ppo
 
     init1, upd1 = ppo.make_parts(cfg, 1)
@@ -61,10 +66,34 @@ def drest_steps_per_sec(cfg, steps: int) -> float:
     f = chunk(n)
     state, _ = f(state)  # compile + warm up
     jax.block_until_ready(state)
+    if barrier is not None:  # all workers time the same interval
+        barrier.wait()
     t = time.perf_counter()
     state, _ = f(state)
     jax.block_until_ready(state)
     return n * cfg.steps_per_update * cfg.num_seeds / (time.perf_counter() - t)
+
+
+def _worker(cfg_dict, steps, barrier, results):
+    results.put(drest_steps_per_sec(from_dict(cfg_dict), steps, barrier))
+
+
+def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int) -> float:
+    """Summed steps/s of ``workers`` single-threaded processes training the same config at once."""
+    ctx = multiprocessing.get_context("spawn")
+    old = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = _xla.single_thread_flags()
+    try:
+        barrier, results = ctx.Barrier(workers), ctx.Queue()
+        procs = [ctx.Process(target=_worker, args=(cfg_dict, steps, barrier, results)) for _ in range(workers)]
+        for p in procs:
+            p.start()
+    finally:
+        os.environ["XLA_FLAGS"] = old
+    total = sum(results.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total
 
 
 def sb3_steps_per_sec(hidden, steps: int) -> float:
@@ -90,6 +119,8 @@ def main(argv=None):
     ap.add_argument("--drest-steps", type=int, default=500_000, help="drest env steps per measurement")
     ap.add_argument("--seeds", type=int, default=1, help="drest seeds trained together (vmap)")
     ap.add_argument("--sizes", default="3x128,3x512", help="paper network sizes to compare")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="single-threaded drest processes measured together (default: one per core)")
     ap.add_argument("--skip-sb3", action="store_true")
     args = ap.parse_args(argv)
 
@@ -97,6 +128,17 @@ def main(argv=None):
     print(f"matmul peak (2048x2048 jnp.dot, float32): {peak:.1f} GFLOP/s   devices: {jax.devices()}")
     rows = []
     sb3 = {}
+
+    def measure(size, label, overrides, steps):
+        cfg_dict = {"num_seeds": args.seeds, "total_steps": "100M", **overrides}
+        cfg = from_dict(cfg_dict)
+        for procs in (1, args.workers) if args.workers > 1 else (1,):
+            what = "1 process (all cores)" if procs == 1 else f"{procs} single-threaded processes"
+            sps = drest_steps_per_sec(cfg, steps) if procs == 1 else drest_workers_steps_per_sec(
+                cfg_dict, steps, procs)
+            rows.append((size, label, what, sps, train_flops_per_step(cfg) * sps / 1e9))
+            print(f"drest PPO {size} {label}, {what}: {sps:,.0f} steps/s", flush=True)
+
     for size in args.sizes.split(","):
         n, w = (int(v) for v in size.split("x"))
         hidden = [w] * n
@@ -106,24 +148,20 @@ def main(argv=None):
         for label, extra in (("SB3 update settings (10 epochs, minibatch 64)",
                               {"update_epochs": 10, "num_minibatches": 128}),
                              ("drest defaults (1 epoch, 4 minibatches)", {})):
-            cfg = from_dict({"actor_hidden": hidden, "critic_hidden": hidden, "num_seeds": args.seeds,
-                             "total_steps": "100M", **extra})
-            sps = drest_steps_per_sec(cfg, args.drest_steps if not extra else args.drest_steps // 5)
-            rows.append((size, label, sps, train_flops_per_step(cfg) * sps / 1e9))
-            print(f"drest PPO {size} {label}: {sps:,.0f} steps/s", flush=True)
-    cfg = from_dict({"num_seeds": args.seeds, "total_steps": "100M"})
-    sps = drest_steps_per_sec(cfg, args.drest_steps)
-    default_size = f"{len(cfg.actor_hidden)}x{cfg.actor_hidden[0]}"
-    rows.append((f"{default_size} (drest default)", "drest defaults (1 epoch, 4 minibatches)", sps,
-                 train_flops_per_step(cfg) * sps / 1e9))
+            measure(size, label, {"actor_hidden": hidden, "critic_hidden": hidden, **extra},
+                    args.drest_steps if not extra else args.drest_steps // 5)
+    default = from_dict({})
+    measure(f"{len(default.actor_hidden)}x{default.actor_hidden[0]} (drest default)",
+            "drest defaults (1 epoch, 4 minibatches)", {}, args.drest_steps)
 
     print()
-    print("| network | drest settings | drest steps/s | SB3 3x128 ratio | SB3 same-net ratio | matmul GFLOP/s | of peak |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for size, label, sps, gf in rows:
+    print("| network | drest settings | processes | drest steps/s | SB3 3x128 ratio | SB3 same-net ratio "
+          "| matmul GFLOP/s | of peak |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size, label, procs, sps, gf in rows:
         same = sb3.get(size.split(" ")[0])
         r128 = sb3.get("3x128")
-        print(f"| {size} | {label} | {sps:,.0f} | {f'{sps / r128:.0f}x' if r128 else 'n/a'} "
+        print(f"| {size} | {label} | {procs} | {sps:,.0f} | {f'{sps / r128:.0f}x' if r128 else 'n/a'} "
               f"| {f'{sps / same:.0f}x' if same else 'n/a'} | {gf:.1f} | {gf / peak:.0%} |")
     for size, v in sb3.items():
         print(f"SB3 PPO {size}: {v:,.0f} steps/s")

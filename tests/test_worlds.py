@@ -1,6 +1,5 @@
 """World values, their file formats, banks, augmentation and the generator."""
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

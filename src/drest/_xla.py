@@ -12,6 +12,9 @@ import os
 import sys
 
 FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
+# One worker process per core beats one process on two cores for our small MLPs
+# (measured: 2 x 1-thread PPO processes 257k steps/s in all vs 138k for one 2-thread one).
+SINGLE_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 
 
 def backend_started() -> bool:
@@ -36,3 +39,9 @@ def configure(device_count: int | None = None) -> bool:
     if extra:
         os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
     return True
+
+
+def single_thread_flags() -> str:
+    """XLA_FLAGS for a worker process that should use one core."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    return " ".join([flags, *(f for f in SINGLE_THREAD if f.split("=")[0] not in flags)]).strip()

@@ -104,8 +104,13 @@ def _bits(masks: np.ndarray, width: int) -> np.ndarray:
     return (masks[:, None] >> np.arange(width)) & 1
 
 
-def evaluate_bank(worlds: list[World], policy) -> BankResult:
-    """Exact NEUTRALITY and USEFULNESS of ``policy`` in every world of a bank, and their means."""
+def evaluate_bank(worlds: list[World], policy, on_layer=None) -> BankResult:
+    """Exact NEUTRALITY and USEFULNESS of ``policy`` in every world of a bank, and their means.
+
+    ``on_layer(world_index, cell, button_mask, prob, action_probs)``, if given, sees
+    each time step's distinct live states (arrays over states) before they move:
+    the hook ``drest.report.visitation`` counts visits with.
+    """
     if not worlds:
         raise DrestError("worlds: the bank is empty; pass at least one World")
     arrays = bank_arrays(worlds)
@@ -130,6 +135,8 @@ def evaluate_bank(worlds: list[World], policy) -> BankResult:
         delays_left = arrays["delays"][w] * (1 - cell_flags(bmask, button_bit[w]))
         current = channels(arrays["walls"][w], coins_left, delays_left, pos, steps_left, shape)
         probs = call_policy(policy, np.concatenate([arrays["init_obs"][w], current], axis=1))
+        if on_layer is not None:
+            on_layer(w, pos, bmask, prob, probs)
 
         nxt = arrays["next_cell"][w, pos]  # [n, 4]
         nw = np.repeat(w, 4)

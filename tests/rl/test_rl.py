@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from drest.cli import main
-from drest.rl import TrainConfig, make_train, parse_steps
+from drest.rl import make_train, parse_steps
 from drest.rl import runs
 from drest.rl.config import from_dict, resolve
 
@@ -149,3 +149,25 @@ def test_short_training_learns():
           f"U={after.usefulness:.3f}")
     assert after.usefulness > before.usefulness + 0.15
     assert after.neutrality > before.neutrality + 0.03  # measured: 0.527 -> 0.583 (U 0.237 -> 0.481)
+
+
+def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
+    """Four tiny runs in two single-threaded worker processes; a re-run skips them."""
+    from drest.rl import table1
+
+    tiny = {k: v for k, v in TINY.items() if k not in ("total_steps", "num_seeds")}
+    table = table1.reproduce_table1(tmp_path, 16 * 16 * 2, 1, tiny, progress=False, jobs=2)
+    assert [(r["algo"], r["reward"], r["env_steps"]) for r in table["rows"]] == [
+        (a, r, 512) for a, r in table1.CONFIGS]
+    for a, r in table1.CONFIGS:
+        meta = runs.read_meta(tmp_path / f"{a}-{r}")
+        assert meta["done"] and meta["update"] == 2
+        assert runs.read_run_config(tmp_path / f"{a}-{r}").num_seeds == 1
+    md = (tmp_path / "table1.md").read_text()
+    assert md.count("| PPO ") == 2 and md.count("| A2C ") == 2 and "Wall time" in md
+    before = {a + r: (tmp_path / f"{a}-{r}" / "metrics.jsonl").read_text() for a, r in table1.CONFIGS}
+    table1.reproduce_table1(tmp_path, 16 * 16 * 2, 1, tiny, progress=False, jobs=2)
+    assert before == {a + r: (tmp_path / f"{a}-{r}" / "metrics.jsonl").read_text() for a, r in table1.CONFIGS}
+    assert len((tmp_path / table1.WALL_TIME).read_text().splitlines()) == 1  # nothing to do: not a session
+    with pytest.raises(runs.DrestError, match="--steps/--seeds"):
+        table1.reproduce_table1(tmp_path, 16 * 16 * 4, 1, tiny, progress=False, jobs=2)

@@ -220,11 +220,10 @@ def _final_policy(run: RLRun, seed_index: int = 0):
 
 def world_figure(world, policy, result=None) -> Figure:
     """Three panels: the policy before the button press, after it, and P(L) with E[coins | L]."""
-    from ..metrics import evaluate
     from .visitation import visitation
 
     vis = visitation(world, policy)
-    result = result if result is not None else evaluate(world, policy)
+    result = result if result is not None else vis.result
     fig = Figure(figsize=(11, 3.6))
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.1]})
     draw_world(world, axes[0], vis, pressed=False)

@@ -9,23 +9,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import networks
-from .common import AXIS, RunnerState, env_params_for, gae, make_env, make_init, make_optimizer, make_rollout
+from .common import (AXIS, RunnerState, env_params_for, gae, loss_terms, make_env, make_init, make_optimizer,
+                     make_rollout, normalise, single_device_train, total_loss)
 from .config import TrainConfig
 
 
 def a2c_loss(params, batch, config: TrainConfig):
     obs, action, advantages, targets = batch
-    logits, value = networks.actor_critic(params, obs, config.activation)
-    logp_all = jax.nn.log_softmax(logits)
-    logp = jnp.take_along_axis(logp_all, action[:, None], -1)[:, 0]
-    if config.norm_adv:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    pg = -(jax.lax.stop_gradient(advantages) * logp).mean()
-    v_loss = 0.5 * jnp.square(value - targets).mean()
-    entropy = -(jnp.exp(logp_all) * logp_all).sum(-1).mean()
-    loss = pg + config.vf_coef * v_loss - config.ent_coef * entropy
-    return loss, (pg, v_loss, entropy)
+    logp, value, entropy = loss_terms(params, obs, action, config)
+    pg = -(jax.lax.stop_gradient(normalise(advantages, config)) * logp).mean()
+    return total_loss(pg, value, targets, entropy, config)
 
 
 def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None):
@@ -57,14 +50,4 @@ def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None)
 
 def make_train(config: TrainConfig, env=None, env_params=None):
     """``train(key) -> (runner_state, metrics[num_updates])`` for one seed (jit it; vmap over keys)."""
-    init, update = make_parts(config, 1, env, env_params)
-
-    def train(key):
-        def single(key):
-            rs = init(key)
-            return jax.lax.scan(lambda c, _: update(c), rs, None, config.num_updates)
-
-        out = jax.vmap(single, axis_name=AXIS)(key[None])
-        return jax.tree.map(lambda x: x[0], out)
-
-    return train
+    return single_device_train(make_parts, config, env, env_params)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
 from ..errors import DrestError
@@ -50,6 +47,8 @@ def add_commands(sub) -> None:
     p.add_argument("--out", default="results/table1/run", help="output directory")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key in all four configurations")
+    p.add_argument("--jobs", default=None,
+                   help="runs trained at once, each in a single-threaded process (default: one per core, at most 4)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reproduce)
 
@@ -139,5 +138,5 @@ def _reproduce(args) -> int:
 
     install_sigterm()
     reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), parse_set(args.set),
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, jobs=None if args.jobs is None else _int("--jobs", args.jobs))
     return 0

@@ -119,6 +119,47 @@ def make_rollout(config: TrainConfig, env: GridEnv, env_params):
     return rollout
 
 
+def loss_terms(params, obs, action, config: TrainConfig):
+    """log pi(action | obs), V(obs) and the mean policy entropy: what PPO's and A2C's losses share."""
+    logits, value = networks.actor_critic(params, obs, config.activation)
+    logp_all = jax.nn.log_softmax(logits)
+    logp = jnp.take_along_axis(logp_all, action[:, None], -1)[:, 0]
+    entropy = -(jnp.exp(logp_all) * logp_all).sum(-1).mean()
+    return logp, value, entropy
+
+
+def normalise(advantages, config: TrainConfig):
+    if not config.norm_adv:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
+def total_loss(pg, value, targets, entropy, config: TrainConfig):
+    """Policy loss + value loss - entropy bonus, and its parts (for logging)."""
+    v_loss = 0.5 * jnp.square(value - targets).mean()
+    return pg + config.vf_coef * v_loss - config.ent_coef * entropy, (pg, v_loss, entropy)
+
+
+def single_device_train(make_parts, config: TrainConfig, env=None, env_params=None):
+    """``train(key) -> (runner_state, metrics[num_updates])`` for one seed, on one device.
+
+    Jit it; ``jax.vmap`` it over keys to train several seeds at once. (Multi-device
+    runs with evaluation and checkpoints: ``drest.rl.runs``.)
+    """
+    init, update = make_parts(config, 1, env, env_params)
+
+    def train(key):
+        def single(key):
+            rs = init(key)
+            return jax.lax.scan(lambda c, _: update(c), rs, None, config.num_updates)
+
+        # a one-device axis so the same code (with its pmean) runs outside pmap
+        out = jax.vmap(single, axis_name=AXIS)(key[None])
+        return jax.tree.map(lambda x: x[0], out)
+
+    return train
+
+
 def gae(traj: Transition, last_value, gamma: float, lam: float):
     """Generalised advantage estimates and value targets ([T, N] each); ``done`` ends a meta-episode."""
 

@@ -4,19 +4,28 @@ PPO and A2C, each with the DReST reward and the default reward, ``seeds`` seeds
 each, ``steps`` env steps per run, evaluated exactly on the test bank (and the
 train bank, for the train-test gap). Each configuration is a run directory under
 ``out``; re-running the same command resumes unfinished runs and skips finished
-ones. The table is printed beside the published one and written as
+ones. By default the runs train in parallel, one single-threaded worker process
+per core (``jobs``). The table is printed beside the published one and written as
 ``table1.md`` and ``table1.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
-from ..errors import DrestError
-from .config import resolve
-from .runs import CHECKPOINT, mean_sd, read_meta, read_metrics, read_run_config, train_run
+import numpy as np
 
+from .. import _xla
+from ..errors import DrestError
+from .config import TrainConfig, resolve
+from .runs import CHECKPOINT, install_sigterm, mean_sd, read_meta, read_metrics, read_run_config, train_run
+
+WALL_TIME = "wall_time.jsonl"
 CONFIGS = [("ppo", "drest"), ("ppo", "default"), ("a2c", "drest"), ("a2c", "default")]
 
 # method.md section 5 (test set, 100M env steps, 5 seeds); train values where published
@@ -32,28 +41,135 @@ def run_name(algo: str, reward: str) -> str:
     return f"{algo}-{reward}"
 
 
-def reproduce_table1(out: Path, steps: int, seeds: int, overrides: dict | None = None, progress: bool = True) -> dict:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tuple[str, TrainConfig | None]]:
+    """The runs still to do: (name, config) for a new run, (name, None) to resume one."""
+    todo = []
     for algo, reward in CONFIGS:
-        run_dir = out / run_name(algo, reward)
+        name = run_name(algo, reward)
+        run_dir = out / name
         meta = read_meta(run_dir) if (run_dir / CHECKPOINT).exists() else None
         if meta is not None:
             stored = read_run_config(run_dir)
             if stored.total_steps != steps or stored.num_seeds != seeds:
                 raise DrestError(f"reproduce: {str(run_dir)!r} was started with {stored.total_steps:,} steps and "
                                  f"{stored.num_seeds} seeds; use the same --steps/--seeds or another --out")
-            if meta.get("done"):
-                continue
-            train_run(None, run_dir, resume=True, progress=progress, label=run_name(algo, reward))
+            if not meta.get("done"):
+                todo.append((name, None))
         else:
             d = {**(overrides or {}), "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds}
             d.setdefault("eval_every", max(steps // 20, 1))
-            config = resolve(d)
+            config = resolve(d)  # fails here, before any run starts, on a bad override
             if run_dir.exists() and any(run_dir.iterdir()):
                 for p in run_dir.iterdir():  # an aborted start (config written, no checkpoint yet)
                     p.unlink()
-            train_run(config, run_dir, progress=progress, label=run_name(algo, reward))
+            todo.append((name, config))
+    return todo
+
+
+def _train_one(run_dir: Path, config: TrainConfig | None, label: str, progress: bool) -> str:
+    train_run(config, run_dir, resume=config is None, progress=progress, label=label)
+    return label
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group; the parent turns it into one SIGTERM per worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_sigterm()
+
+
+def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) -> None:
+    """Each run in its own single-threaded worker process, ``jobs`` at a time."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    old_flags = os.environ.get("XLA_FLAGS")
+    os.environ["XLA_FLAGS"] = _xla.single_thread_flags()  # inherited by the spawned workers only
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(CONFIGS) * steps, unit="step", unit_scale=True, desc=f"table1 ({jobs} workers)",
+                   dynamic_ncols=True, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 60.0)
+    failed = []
+    try:
+        pending = {ex.submit(_train_one, out / name, config, name, False): name for name, config in todo}
+        while pending:
+            finished, _ = wait(pending, timeout=10.0, return_when=FIRST_COMPLETED)
+            for f in finished:
+                name = pending.pop(f)
+                if f.exception() is not None:
+                    failed.append(f"{name}: {f.exception()}")
+                    print(f"drest: {name} failed: {f.exception()}", file=sys.stderr)
+            tick()
+            if bar is not None:
+                _show_progress(bar, out)
+    except KeyboardInterrupt:
+        for p in list(getattr(ex, "_processes", {}).values()):
+            p.terminate()  # SIGTERM: each worker checkpoints, then stops
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        ex.shutdown(wait=True)
+        if old_flags is None:
+            os.environ.pop("XLA_FLAGS", None)
+        else:
+            os.environ["XLA_FLAGS"] = old_flags
+    if failed:
+        raise DrestError("reproduce: " + "; ".join(failed))
+
+
+def _show_progress(bar, out: Path) -> None:
+    done, post = 0, {}
+    for algo, reward in CONFIGS:
+        name = run_name(algo, reward)
+        meta = read_meta(out / name)
+        done += meta["env_steps"] if meta else 0
+        recs = [r for r in read_metrics(out / name) if r["split"] == "test"]
+        if recs:
+            last = [r for r in recs if r["env_steps"] == recs[-1]["env_steps"]]
+            post[name] = (f"{np.mean([r['neutrality'] for r in last]):.2f}/"
+                          f"{np.mean([r['usefulness'] for r in last]):.2f}")
+    bar.set_postfix(post, refresh=False)
+    bar.update(done - bar.n)  # redraws at most every mininterval
+
+
+def reproduce_table1(out: Path, steps: int, seeds: int, overrides: dict | None = None, progress: bool = True,
+                     jobs: int | None = None) -> dict:
+    """Train (or resume) the four runs, ``jobs`` at a time (default: one per core), then summarise.
+
+    With more than one job each run trains in its own single-threaded process. The
+    wall time of every invocation that had work to do is kept in ``out/wall_time.jsonl``.
+    """
+    out = Path(out)
+    jobs = jobs or min(os.cpu_count() or 1, len(CONFIGS))
+    if jobs < 1:
+        raise DrestError(f"--jobs: must be at least 1, got {jobs}")
+    out.mkdir(parents=True, exist_ok=True)
+    todo = _plan(out, steps, seeds, overrides)
+    wall = out / WALL_TIME
+    earlier = wall.read_text() if wall.exists() else ""
+    t0 = time.time()
+
+    def record_wall_time():  # rewritten as the run goes, so a killed invocation still counts
+        line = json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
+                           "wall_s": round(time.time() - t0, 1), "jobs": jobs})
+        tmp = wall.with_suffix(".tmp")
+        tmp.write_text(earlier + line + "\n")
+        os.replace(tmp, wall)
+
+    try:
+        if jobs > 1 and len(todo) > 1:
+            _run_parallel(out, todo, min(jobs, len(todo)), progress, steps, record_wall_time)
+        else:
+            for name, config in todo:
+                _train_one(out / name, config, name, progress)
+    finally:
+        if todo:
+            record_wall_time()
     table = summarise(out)
     print(table["markdown"])
     return table
@@ -93,6 +209,12 @@ def summarise(out: Path) -> dict:
             f"| {fmt(row.get('test_neutrality'))} | {fmt(p['test_n'])} | {fmt(tu)} | {fmt(p['test_u'])} "
             f"| {fmt(tr)} / {p['train_u']:.3f} | {gap} / {p['train_u'] - p['test_u'][0]:.3f} |")
     md = "\n".join(lines) + "\n"
+    wall = Path(out) / WALL_TIME
+    if wall.exists():
+        sessions = [json.loads(line) for line in wall.read_text().splitlines() if line.strip()]
+        total = sum(s["wall_s"] for s in sessions)
+        md += (f"\nWall time: {total / 3600:.2f} h over {len(sessions)} invocation(s) "
+               f"({max(s['jobs'] for s in sessions)} worker processes at most).\n")
     table = {"rows": rows, "paper": {f"{a}-{r}": v for (a, r), v in PAPER.items()}, "markdown": md}
     (Path(out) / "table1.md").write_text("# Table 1 (test bank unless noted; mean ± sd over seeds)\n\n" + md)
     (Path(out) / "table1.json").write_text(json.dumps({k: v for k, v in table.items() if k != "markdown"}, indent=2))

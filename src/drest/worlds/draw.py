@@ -14,17 +14,10 @@ _BOX = {
 
 
 def _cell_label(world: World, r: int, c: int, wall_fill: str, width: int) -> str:
-    if world.walls[r, c]:
+    tok = world.cell_token(r, c)
+    if tok == "#":
         return wall_fill * width
-    if (r, c) == world.start:
-        label = "A"
-    elif world.coins[r, c]:
-        label = f"c{world.coins[r, c]}"
-    elif world.delays[r, c]:
-        label = f"b{world.delays[r, c]}"
-    else:
-        label = ""
-    return label.center(width)
+    return ("" if tok == "." else tok).center(width)
 
 
 def render_text(world: World, unicode: bool = True) -> str:

@@ -182,25 +182,25 @@ class World:
         except WorldError as exc:
             raise WorldError(f"{name}: {exc}" if name else str(exc)) from None
 
+    def cell_token(self, r: int, c: int) -> str:
+        """The text format's token for a cell: ``#``, ``A``, ``cN``, ``bN`` or ``.``."""
+        if self.walls[r, c]:
+            return "#"
+        if (r, c) == self.start:
+            return "A"
+        if self.coins[r, c]:
+            return f"c{self.coins[r, c]}"
+        if self.delays[r, c]:
+            return f"b{self.delays[r, c]}"
+        return "."
+
     def to_text(self) -> str:
         lines = []
         if self.name:
             lines.append(f"name: {self.name}")
         lines.append(f"shutdown_time: {self.shutdown_time}")
         for r in range(self.shape[0]):
-            row = []
-            for c in range(self.shape[1]):
-                if self.walls[r, c]:
-                    tok = "#"
-                elif (r, c) == self.start:
-                    tok = "A"
-                elif self.coins[r, c]:
-                    tok = f"c{self.coins[r, c]}"
-                elif self.delays[r, c]:
-                    tok = f"b{self.delays[r, c]}"
-                else:
-                    tok = "."
-                row.append(tok)
+            row = [self.cell_token(r, c) for c in range(self.shape[1])]
             lines.append(" ".join(f"{t:<3}" for t in row).rstrip())
         return "\n".join(lines) + "\n"
 
