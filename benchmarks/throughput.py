@@ -4,14 +4,14 @@ Same worlds (paper-train; SB3 through ``drest.gym``'s Gymnasium adapter and DReS
 wrapper), same network (separate actor and critic MLPs), at the paper's 3 x 512
 and its sweep's 3 x 128, plus drest's default network. SB3 runs with its/the
 paper's settings (n_steps 8192, batch 64, 10 epochs, 3 envs, DummyVecEnv). drest
-runs twice per network: with SB3's update settings (10 epochs of minibatch 64
-gradient steps... scaled: the same number of epochs over its rollout) and with
-drest's defaults (1 epoch, 4 minibatches). Also prints achieved matmul GFLOP/s of
+runs twice per network: with SB3's update settings (10 epochs of minibatch-64
+gradient steps over each 8,192-step rollout) and with drest's defaults (1 epoch,
+4 minibatches). Also prints achieved matmul GFLOP/s of
 drest's training (rollout forward + update forward/backward, matmuls only) as a
 fraction of this machine's measured matmul peak (a large jnp.dot, same run).
-Each drest measurement is made twice: in this process (XLA on both cores) and as
-``--workers`` single-threaded processes training at once, summed — the way
-``drest reproduce table1`` uses the machine.
+drest's default-settings measurements are made twice: in this process (XLA on all
+cores) and as ``--workers`` single-threaded processes training at once, summed —
+the way ``drest reproduce table1`` uses the machine.
 
     python benchmarks/throughput.py                # a few minutes
     python benchmarks/throughput.py --sb3-steps 100000 --drest-steps 2000000
@@ -116,7 +116,7 @@ def sb3_steps_per_sec(hidden, steps: int) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sb3-steps", type=int, default=3 * 8192, help="SB3 env steps per network (one rollout+update)")
-    ap.add_argument("--drest-steps", type=int, default=500_000, help="drest env steps per measurement")
+    ap.add_argument("--drest-steps", type=int, default=500_000, help="drest env steps per measurement (3x512: a quarter of it)")
     ap.add_argument("--seeds", type=int, default=1, help="drest seeds trained together (vmap)")
     ap.add_argument("--sizes", default="3x128,3x512", help="paper network sizes to compare")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -129,10 +129,10 @@ def main(argv=None):
     rows = []
     sb3 = {}
 
-    def measure(size, label, overrides, steps):
+    def measure(size, label, overrides, steps, parallel=True):
         cfg_dict = {"num_seeds": args.seeds, "total_steps": "100M", **overrides}
         cfg = from_dict(cfg_dict)
-        for procs in (1, args.workers) if args.workers > 1 else (1,):
+        for procs in (1, args.workers) if parallel and args.workers > 1 else (1,):
             what = "1 process (all cores)" if procs == 1 else f"{procs} single-threaded processes"
             sps = drest_steps_per_sec(cfg, steps) if procs == 1 else drest_workers_steps_per_sec(
                 cfg_dict, steps, procs)
@@ -142,14 +142,15 @@ def main(argv=None):
     for size in args.sizes.split(","):
         n, w = (int(v) for v in size.split("x"))
         hidden = [w] * n
+        steps = args.drest_steps * 128 // max(w, 128)  # wider networks: fewer steps, about the same time
         if not args.skip_sb3:
             sb3[size] = sb3_steps_per_sec(hidden, args.sb3_steps)
             print(f"SB3 PPO {size}: {sb3[size]:,.0f} steps/s", flush=True)
-        for label, extra in (("SB3 update settings (10 epochs, minibatch 64)",
-                              {"update_epochs": 10, "num_minibatches": 128}),
-                             ("drest defaults (1 epoch, 4 minibatches)", {})):
-            measure(size, label, {"actor_hidden": hidden, "critic_hidden": hidden, **extra},
-                    args.drest_steps if not extra else args.drest_steps // 5)
+        net = {"actor_hidden": hidden, "critic_hidden": hidden}
+        # drest's program with SB3's update: what the algorithm's settings alone cost (one process)
+        measure(size, "SB3 update settings (10 epochs, minibatch 64)",
+                {**net, "update_epochs": 10, "num_minibatches": 128}, steps // 20, parallel=False)
+        measure(size, "drest defaults (1 epoch, 4 minibatches)", net, steps)
     default = from_dict({})
     measure(f"{len(default.actor_hidden)}x{default.actor_hidden[0]} (drest default)",
             "drest defaults (1 epoch, 4 minibatches)", {}, args.drest_steps)
