@@ -171,3 +171,21 @@ def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
     assert len((tmp_path / table1.WALL_TIME).read_text().splitlines()) == 1  # nothing to do: not a session
     with pytest.raises(runs.DrestError, match="--steps/--seeds"):
         table1.reproduce_table1(tmp_path, 16 * 16 * 4, 1, tiny, progress=False, jobs=2)
+
+
+def test_table1_checks_against_the_paper():
+    from drest.rl.table1 import CONFIGS, PAPER, checks
+
+    def row(algo, reward, n, u):
+        return {"algo": algo, "reward": reward, "test_neutrality": (n, 0.01), "test_usefulness": (u, 0.01)}
+
+    at_paper = [row(a, r, PAPER[(a, r)]["test_n"][0], PAPER[(a, r)]["test_u"][0]) for a, r in CONFIGS]
+    found = checks(at_paper)
+    # per DReST agent 3 targets + 2 sd checks; per default agent 1 target + 1 sd check (its NEUTRALITY has no sd)
+    assert len(found) == 2 * 5 + 2 * 2 and all(ok for ok, _ in found)
+    worse = [row("ppo", "drest", 0.747 - 3 * 0.008, 0.75), row("ppo", "default", 0.06, 0.70)]
+    failed = sorted(text for ok, text in checks(worse) if not ok)
+    assert failed == ["PPO DReST test NEUTRALITY 0.723 >= 0.73",
+                      "PPO DReST test NEUTRALITY 0.723 vs paper 0.747 ± 0.008: -3.0 sd",
+                      "PPO DReST test USEFULNESS above the default agent's by 0.050 (paper: 0.075)",
+                      "PPO default test NEUTRALITY 0.060 <= 0.05"]
