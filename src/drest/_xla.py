@@ -14,7 +14,7 @@ import sys
 FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
 # One worker process per core beats one process on two cores for our small MLPs
 # (measured: 2 x 1-thread PPO processes 257k steps/s in all vs 138k for one 2-thread one).
-SINGLE_THREAD = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+SINGLE_THREAD = ("--xla_cpu_multi_thread_eigen=false",)
 
 
 def backend_started() -> bool:
@@ -37,11 +37,18 @@ def configure(device_count: int | None = None) -> bool:
     if device_count and "xla_force_host_platform_device_count" not in flags:
         extra.append(f"--xla_force_host_platform_device_count={device_count}")
     if extra:
-        os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
+        os.environ["XLA_FLAGS"] = _prepend(extra, flags)
     return True
+
+
+def _prepend(extra, flags: str) -> str:
+    # XLA ignores every flag after a word without a leading "--" (seen: a stray
+    # "intra_op_parallelism_threads=1" silently dropped the scheduler fix, and
+    # 2-seed training hung), so drest's flags go first.
+    return " ".join([*extra, flags]).strip()
 
 
 def single_thread_flags() -> str:
     """XLA_FLAGS for a worker process that should use one core."""
     flags = os.environ.get("XLA_FLAGS", "")
-    return " ".join([flags, *(f for f in SINGLE_THREAD if f.split("=")[0] not in flags)]).strip()
+    return _prepend([f for f in SINGLE_THREAD if f.split("=")[0] not in flags], flags)

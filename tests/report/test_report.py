@@ -84,6 +84,27 @@ def test_paper_curves_at_100M_match_table1():
     assert curves[("ppo", "default", "test", "neutrality")].env_steps[-1] < 100_000_000
 
 
+def test_paper_default_neutrality_note_matches_the_logged_curves():
+    """The note beside the paper's 0.000: each default run's test NEUTRALITY is NaN for good
+    from 5-22M steps on, and its last finite value lies in 0.15-0.24."""
+    import csv
+    from importlib import resources
+
+    runs = {}
+    with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["reward"] == "default" and row["split"] == "test" and row["metric"] == "neutrality":
+                runs.setdefault((row["algo"], row["run"]), []).append((int(row["env_steps"]), float(row["value"])))
+    assert len(runs) == 10
+    for points in runs.values():
+        points.sort()
+        finite = [(s, v) for s, v in points if not np.isnan(v)]
+        last_step, last_value = finite[-1]
+        assert np.isnan(points[-1][1]) and points[-1][0] == 100_000_000
+        assert 4_000_000 <= last_step <= 21_000_000 and 0.145 <= last_value <= 0.245
+    assert "5-22M steps" in build.PAPER_DEFAULT_NEUTRALITY and "0.15-0.24" in build.PAPER_DEFAULT_NEUTRALITY
+
+
 # a 1x3 corridor: button (+2) left of the start, a coin right of it, T = 2
 CORRIDOR = World(walls=np.zeros((1, 3)), coins=np.array([[0, 0, 1]]), delays=np.array([[2, 0, 0]]),
                  start=(0, 1), shutdown_time=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jax
 import numpy as np
@@ -189,3 +190,18 @@ def test_table1_checks_against_the_paper():
                       "PPO DReST test NEUTRALITY 0.723 vs paper 0.747 ± 0.008: -3.0 sd",
                       "PPO DReST test USEFULNESS above the default agent's by 0.050 (paper: 0.075)",
                       "PPO default test NEUTRALITY 0.060 <= 0.05"]
+
+
+def test_xla_flags_go_before_a_users_stray_word(monkeypatch):
+    """XLA drops every flag after a word without "--"; drest's must come first to take effect."""
+    from drest import _xla
+
+    monkeypatch.setenv("XLA_FLAGS", "intra_op_parallelism_threads=1")
+    assert _xla.single_thread_flags() == "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+    assert _xla.single_thread_flags() == "--xla_cpu_multi_thread_eigen=false"
+    monkeypatch.setattr(_xla, "backend_started", lambda: False)
+    monkeypatch.setenv("XLA_FLAGS", "stray=1")
+    assert _xla.configure(device_count=2)
+    assert os.environ["XLA_FLAGS"] == ("--xla_cpu_enable_concurrency_optimized_scheduler=false "
+                                       "--xla_force_host_platform_device_count=2 stray=1")

@@ -24,7 +24,7 @@ from ..errors import DrestError
 from ..rl.runs import mean_sd
 from .draw import draw_lengths, draw_world
 from .inputs import LLMRun, RLRun, collect
-from .paper import TABLE1, paper_curves
+from .paper import PAPER_DEFAULT_NEUTRALITY, TABLE1, paper_curves
 
 SPLITS = ("test", "train")
 METRICS = ("neutrality", "usefulness")
@@ -388,7 +388,8 @@ def render(rl: list[RLRun], llm: list[LLMRun], worlds: str = "0-9", title: str =
                  '<p class="note">Ours: mean ± sd (sample sd, ddof 1) over seeds at each run\'s latest evaluation. '
                  'Paper: Table 1 of Cullen et al. (2026), 100M env steps, 5 seeds (population sd, as the paper '
                  'computes it); train values are published without sd. NEUTRALITY in bits (at most 1 with one '
-                 'button).</p>', summary_table(rl), "</section>",
+                 'button).' + (f' {PAPER_DEFAULT_NEUTRALITY}' if any(r.agent[1] == 'default' for r in rl) else '')
+                 + '</p>', summary_table(rl), "</section>",
                  '<section id="curves"><h2>Learning curves</h2>',
                  '<p class="note">Solid: ours, mean ± sd over seeds. Dashed: the paper\'s logged curves, mean ± sd '
                  'over its runs. Log step axis (our evaluation before training is not drawn).</p>',

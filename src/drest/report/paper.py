@@ -16,8 +16,9 @@ from importlib import resources
 import numpy as np
 
 from ..rl.table1 import PAPER as TABLE1
+from ..rl.table1 import PAPER_DEFAULT_NEUTRALITY
 
-__all__ = ["TABLE1", "Curve", "paper_curves"]
+__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "Curve", "paper_curves"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class Curve:
 def paper_curves() -> dict[tuple[str, str, str, str], Curve]:
     """{(algo, reward, split, metric): Curve}, algo lower case (ppo, a2c), as in drest's configs.
 
-    The release logged NEUTRALITY of the default agents as NaN once a run's choice
-    became certain; a step is kept only where every run logged a number, so a mean
-    is never taken over the few runs that were still uncertain."""
+    The release logged NEUTRALITY of the default agents as NaN once some world's
+    length probability reached exactly 0 (0 x log 0); a step is kept only where every
+    run logged a number, so a mean is never taken over the runs that were left."""
     values: dict[tuple, dict[int, list[float]]] = {}
     with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
         for row in csv.DictReader(f):

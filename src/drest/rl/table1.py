@@ -35,6 +35,12 @@ PAPER = {
     ("ppo", "drest"): {"test_n": (0.747, 0.008), "test_u": (0.742, 0.004), "train_u": 0.886, "train_n": 0.845},
     ("a2c", "drest"): {"test_n": (0.769, 0.013), "test_u": (0.742, 0.006), "train_u": 0.921, "train_n": 0.839},
 }
+# Why the paper's default NEUTRALITY reads 0.000 (checked against paper_training_curves.csv in the tests)
+PAPER_DEFAULT_NEUTRALITY = (
+    "The paper's 0.000 for the default agents' NEUTRALITY is not a measured value: in the release's logged "
+    "curves every default run's test NEUTRALITY is NaN from 5-22M steps on (0 x log 0 once some world's "
+    "probability of a length reaches exactly 0), and its last finite values were 0.15-0.24 bits."
+)
 
 
 def run_name(algo: str, reward: str) -> str:
@@ -216,6 +222,8 @@ def summarise(out: Path) -> dict:
     if found:
         md += "\nChecks (the paper's finding, and each test number against the paper's):\n\n"
         md += "".join(f"- {'ok  ' if ok else 'MISS'} {text}\n" for ok, text in found)
+        if any(r["reward"] == "default" for r in rows):
+            md += f"\n{PAPER_DEFAULT_NEUTRALITY}\n"
     wall = Path(out) / WALL_TIME
     if wall.exists():
         sessions = [json.loads(line) for line in wall.read_text().splitlines() if line.strip()]
