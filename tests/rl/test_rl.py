@@ -205,3 +205,24 @@ def test_xla_flags_go_before_a_users_stray_word(monkeypatch):
     assert _xla.configure(device_count=2)
     assert os.environ["XLA_FLAGS"] == ("--xla_cpu_enable_concurrency_optimized_scheduler=false "
                                        "--xla_force_host_platform_device_count=2 stray=1")
+
+
+def test_two_seed_init_of_3x512_networks_finishes(tmp_path):
+    """The vmapped init of 2 seeds with the paper's 3x512 networks deadlocked inside XLA;
+    seeds are now initialised one after another (run in a subprocess so a hang fails)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import drest.rl, jax, numpy as np\n"
+        "from drest.rl.config import resolve\n"
+        "from drest.rl.common import seed_keys, wrap_devices\n"
+        "from drest.rl.runs import algo_module\n"
+        "cfg = resolve({'num_seeds': 2, 'actor_hidden': '3x512', 'critic_hidden': '3x512'})\n"
+        "init, _ = wrap_devices(cfg, *algo_module('ppo').make_parts(cfg, 1))\n"
+        "w = np.asarray(jax.tree.leaves(init(seed_keys(cfg, 1)).params)[-1])\n"
+        "print(w.shape, bool(np.abs(w[0, 0] - w[0, 1]).max() > 0))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2].endswith("True")

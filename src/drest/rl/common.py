@@ -176,7 +176,9 @@ def gae(traj: Transition, last_value, gamma: float, lam: float):
 
 def wrap_devices(config: TrainConfig, init_one, update_one, chunk_sizes=()):
     """pmap(vmap(...)) wrappers: ``init(keys[D, S, 2])`` and ``chunk(n)(runner_state) -> (state, metrics)``."""
-    init = jax.pmap(jax.vmap(init_one), axis_name=AXIS)
+    # seeds initialised one after another: the vmapped init of 2+ seeds with 3x512 networks
+    # deadlocked inside XLA's CPU runtime (threads idle in futex waits); init runs once
+    init = jax.pmap(lambda keys: jax.lax.map(init_one, keys), axis_name=AXIS)
     chunks = {}
 
     def chunk(n: int):
