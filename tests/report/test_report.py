@@ -12,7 +12,7 @@ from drest.cli import main
 from drest.metrics import evaluate
 from drest.report import build
 from drest.report.build import build_report, paper_cells, summary_rows, world_figure
-from drest.report.paper import paper_curves
+from drest.report.paper import paper_curve_rows, paper_curves
 from drest.report.visitation import visitation
 from drest.rl.config import TrainConfig, save_config
 from drest.worlds import World
@@ -87,14 +87,10 @@ def test_paper_curves_at_100M_match_table1():
 def test_paper_default_neutrality_note_matches_the_logged_curves():
     """The note beside the paper's 0.000: each default run's test NEUTRALITY is NaN for good
     from 5-22M steps on, and its last finite value lies in 0.15-0.24."""
-    import csv
-    from importlib import resources
-
     runs = {}
-    with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row["reward"] == "default" and row["split"] == "test" and row["metric"] == "neutrality":
-                runs.setdefault((row["algo"], row["run"]), []).append((int(row["env_steps"]), float(row["value"])))
+    for row in paper_curve_rows():
+        if row["reward"] == "default" and row["split"] == "test" and row["metric"] == "neutrality":
+            runs.setdefault((row["algo"], row["run"]), []).append((int(row["env_steps"]), float(row["value"])))
     assert len(runs) == 10
     for points in runs.values():
         points.sort()

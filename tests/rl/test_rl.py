@@ -207,7 +207,7 @@ def test_xla_flags_go_before_a_users_stray_word(monkeypatch):
                                        "--xla_force_host_platform_device_count=2 stray=1")
 
 
-def test_two_seed_init_of_3x512_networks_finishes(tmp_path):
+def test_two_seed_init_of_3x512_networks_finishes():
     """The vmapped init of 2 seeds with the paper's 3x512 networks deadlocked inside XLA;
     seeds are now initialised one after another (run in a subprocess so a hang fails)."""
     import subprocess

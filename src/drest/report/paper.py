@@ -18,7 +18,7 @@ import numpy as np
 from ..rl.table1 import PAPER as TABLE1
 from ..rl.table1 import PAPER_DEFAULT_NEUTRALITY
 
-__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "Curve", "paper_curves"]
+__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "Curve", "paper_curve_rows", "paper_curves"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class Curve:
     runs: int
 
 
+def paper_curve_rows() -> list[dict[str, str]]:
+    """The release's logged curves as CSV rows: algo, reward, split, metric, run, env_steps, value."""
+    with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 @lru_cache(maxsize=1)
 def paper_curves() -> dict[tuple[str, str, str, str], Curve]:
     """{(algo, reward, split, metric): Curve}, algo lower case (ppo, a2c), as in drest's configs.
@@ -39,11 +45,9 @@ def paper_curves() -> dict[tuple[str, str, str, str], Curve]:
     length probability reached exactly 0 (0 x log 0); a step is kept only where every
     run logged a number, so a mean is never taken over the runs that were left."""
     values: dict[tuple, dict[int, list[float]]] = {}
-    with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            v = float(row["value"])
-            key = (row["algo"].lower(), row["reward"], row["split"], row["metric"])
-            values.setdefault(key, {}).setdefault(int(row["env_steps"]), []).append(v)
+    for row in paper_curve_rows():
+        key = (row["algo"].lower(), row["reward"], row["split"], row["metric"])
+        values.setdefault(key, {}).setdefault(int(row["env_steps"]), []).append(float(row["value"]))
     curves = {}
     for key, by_step in values.items():
         runs = max(len(v) for v in by_step.values())
