@@ -84,7 +84,7 @@ def test_generate_then_show_and_solve_the_file(capsys, tmp_path, suffix):
     (["generate", "--n", "2", "--out", "x.json", "--delays", "1-x"], "--delays: expected an integer, got 'x'"),
     (["generate", "--n", "2", "--out", "x.json", "--size", "5by5"], "--size: expected an integer"),
     (["generate", "--n", "2", "--out", "x.json", "--wall-density", "lots"], "--wall-density: expected a number"),
-    (["generate", "--n", "2", "--out", "no/such/dir/x.json"], "--out: cannot write no/such/dir/x.json"),
+    (["generate", "--n", "2", "--out", "no/such/dir/x.json"], "--out: cannot write 'no/such/dir/x.json' (No such file or directory)"),
 ])
 def test_errors_are_one_line_with_exit_code_2(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

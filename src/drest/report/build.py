@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import DrestError
+from ..io import atomic_open
 from ..rl.runs import mean_sd
 from .draw import draw_lengths, draw_world
 from .inputs import LLMRun, RLRun, collect
@@ -409,19 +408,9 @@ def build_report(paths, out, worlds: str = "0-9", title: str = "drest report") -
     beside it, moved into place, so a failure leaves no half-written report)."""
     out = Path(out)
     rl, llm = collect(paths)
-    # fail on an unwritable --out before the (minutes-long for big banks) drawing
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise DrestError(f"--out: cannot write {str(out)!r} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render(rl, llm, worlds, title))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise DrestError(f"--out: cannot write {str(out)!r} ({exc.strerror})") from None
-        raise
+    if out.is_dir():
+        raise DrestError(f"--out: {str(out)!r} is a directory; give a file name such as report.html")
+    # the temporary file is made first: an unwritable --out fails before the (minutes-long) drawing
+    with atomic_open(out, "w", label="--out") as f:
+        f.write(render(rl, llm, worlds, title))
     return out

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import DrestError
+from ..io import write_atomic
 
 
 def _use_all_cores() -> None:
@@ -122,8 +123,8 @@ def _eval(args) -> int:
     print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
     name = Path(str(args.bank)).stem.replace("/", "_")
     path = Path(args.run_dir) / f"eval_{name}.json"
-    path.write_text(json.dumps({"bank": args.bank, "seeds": rows, "neutrality": [n, nsd], "usefulness": [u, usd]},
-                               indent=2))
+    write_atomic(path, json.dumps({"bank": args.bank, "seeds": rows, "neutrality": [n, nsd], "usefulness": [u, usd]},
+                                  indent=2))
     print(f"wrote {path}")
     return 0
 

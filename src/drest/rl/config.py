@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import DrestError
+from ..io import write_atomic
 
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 
@@ -262,7 +263,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
 # Per-algorithm defaults applied under a file / flags / --set (chosen with short runs; docs/rl.md).

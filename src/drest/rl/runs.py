@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 import yaml
 
 from ..errors import DrestError
+from ..io import append_jsonl, atomic_open, read_jsonl, write_atomic
 from . import networks
 from .common import num_devices, seed_keys, wrap_devices
 from .config import TrainConfig, from_dict, save_config
@@ -49,12 +49,8 @@ def save_checkpoint(path: Path, state, meta: dict) -> None:
     leaves = jax.tree.leaves(state)
     arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path, template):
@@ -92,7 +88,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
     p = Path(run_dir) / METRICS
     if not p.exists():
         return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    return read_jsonl(p)
 
 
 def seed_params(state, seed_index: int):
@@ -127,10 +123,8 @@ def _truncate_metrics(path: Path, env_steps: int) -> None:
     """Drop records past the checkpoint (written before a crash, redone on resume)."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["env_steps"] <= env_steps]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
+    keep = [r for r in read_jsonl(path, torn_tail_ok=True) if r["env_steps"] <= env_steps]
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in keep))
 
 
 def prepare_run(config: TrainConfig, out: str | Path, resume: bool) -> tuple[TrainConfig, Path]:
@@ -202,9 +196,7 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
                     "neutrality": res.neutrality, "usefulness": res.usefulness,
                     "wall_time": round(elapsed(), 3), "steps_per_sec": steps_per_sec,
                 })
-        with open(metrics_path, "a") as f:
-            for r in records:
-                f.write(json.dumps(r) + "\n")
+        append_jsonl(metrics_path, records)
         return records
 
     bar = None

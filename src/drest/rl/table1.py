@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import _xla
 from ..errors import DrestError
+from ..io import read_jsonl, write_atomic
 from .config import TrainConfig, resolve
 from .runs import CHECKPOINT, install_sigterm, mean_sd, read_meta, read_metrics, read_run_config, train_run
 
@@ -163,9 +164,7 @@ def reproduce_table1(out: Path, steps: int, seeds: int, overrides: dict | None =
     def record_wall_time():  # rewritten as the run goes, so a killed invocation still counts
         line = json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
                            "wall_s": round(time.time() - t0, 1), "jobs": jobs})
-        tmp = wall.with_suffix(".tmp")
-        tmp.write_text(earlier + line + "\n")
-        os.replace(tmp, wall)
+        write_atomic(wall, earlier + line + "\n")
 
     try:
         if jobs > 1 and len(todo) > 1:
@@ -226,13 +225,13 @@ def summarise(out: Path) -> dict:
             md += f"\n{PAPER_DEFAULT_NEUTRALITY}\n"
     wall = Path(out) / WALL_TIME
     if wall.exists():
-        sessions = [json.loads(line) for line in wall.read_text().splitlines() if line.strip()]
+        sessions = read_jsonl(wall)
         total = sum(s["wall_s"] for s in sessions)
         md += (f"\nWall time: {total / 3600:.2f} h over {len(sessions)} invocation(s) "
                f"({max(s['jobs'] for s in sessions)} worker processes at most).\n")
     table = {"rows": rows, "checks": [{"ok": ok, "check": text} for ok, text in found], "paper": {f"{a}-{r}": v for (a, r), v in PAPER.items()}, "markdown": md}
-    (Path(out) / "table1.md").write_text("# Table 1 (test bank unless noted; mean ± sd over seeds)\n\n" + md)
-    (Path(out) / "table1.json").write_text(json.dumps({k: v for k, v in table.items() if k != "markdown"}, indent=2))
+    write_atomic(Path(out) / "table1.md", "# Table 1 (test bank unless noted; mean ± sd over seeds)\n\n" + md)
+    write_atomic(Path(out) / "table1.json", json.dumps({k: v for k, v in table.items() if k != "markdown"}, indent=2))
     return table
 
 

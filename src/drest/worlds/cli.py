@@ -137,8 +137,8 @@ def _generate(args: argparse.Namespace) -> int:
     )
     try:
         save_worlds(worlds, args.out)
-    except OSError as exc:
-        raise DrestError(f"--out: cannot write {args.out} ({exc.strerror})") from None
+    except DrestError as exc:  # name the flag the path came from
+        raise DrestError(f"--out: {exc}") from None
     print(f"wrote {len(worlds)} worlds to {args.out}")
     return 0
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DrestError
+from ..io import write_atomic
 
 ACTIONS = ("up", "down", "left", "right")
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -296,6 +297,4 @@ def save_worlds(worlds: list[World], path: str | Path) -> None:
         text = json.dumps([w.to_dict() for w in worlds])
     else:
         text = "\n".join(w.to_text() for w in worlds)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomic(path, text)
