@@ -111,3 +111,60 @@ def test_action_outside_0_3_is_one_clear_error(action):
 def test_grid_shape_mismatch_is_explained():
     with pytest.raises(DrestError, match="grid_shape"):
         GridEnv().make_params([CORRIDOR])
+
+
+# 3x4, T=2: each action from the start A (1, 1) reaches a different coin (up c1, down c2,
+# left c3, right c4), so a wrong direction table shows up as a wrong coin.
+CROSS = World.from_text("""shutdown_time: 2
+#  c1 .  .
+c3 A  c4 b2
+.  c2 #  .
+""")
+
+
+@pytest.mark.parametrize("action, cell, coin", [(0, 1, 1), (1, 9, 2), (2, 4, 3), (3, 6, 4)])
+def test_each_action_moves_the_way_it_says_in_a_2d_world(action, cell, coin):
+    env = GridEnv(reward="default", meta_episode_size=1, grid_shape=(3, 4))
+    params = env.make_params([CROSS])
+    obs, state = env.reset(KEY, params)
+    init, cur = np.asarray(obs).reshape(2, 5, 12)
+    np.testing.assert_array_equal(cur[0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])  # walls, row-major
+    np.testing.assert_array_equal(cur[1], [0, 1, 0, 0, 3, 0, 4, 0, 0, 2, 0, 0])  # coin values
+    np.testing.assert_array_equal(cur[2], [0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0])  # button delays
+    np.testing.assert_array_equal(cur[3], [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])  # agent at (1, 1)
+    np.testing.assert_array_equal(cur[4], [0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0])  # T at the centre (1, 2)
+    obs, state, r, done, info = env.step(KEY, state, action, params)
+    init2, cur = np.asarray(obs).reshape(2, 5, 12)
+    np.testing.assert_array_equal(init2, init)
+    assert int(state.pos) == cell and np.flatnonzero(cur[3]).tolist() == [cell]
+    assert cur[1, cell] == 0 and cur[1].sum() == 10 - coin and cur[4, 6] == 1
+    # a second step the same way is blocked (edge or wall) except right, which presses b2
+    obs, state, r, done, info = env.step(KEY, state, action, params)
+    if action == 3:
+        assert not bool(done) and int(state.steps_left) == 2 and int(state.pos) == 7
+    else:
+        assert bool(done) and float(r) == coin and int(info["length"]) == 2
+
+
+def test_the_world_is_fixed_within_a_meta_episode_and_redrawn_after_it():
+    env = GridEnv(reward="drest", meta_episode_size=4)
+    params = env.make_params(load_bank("paper-test"))
+    _, state = env.reset(KEY, params)
+
+    @jax.jit
+    def run(state, key):
+        def body(state, k):
+            ka, ks = jax.random.split(k)
+            _, nxt, _, done, info = env.step(ks, state, jax.random.randint(ka, (), 0, 4), params)
+            return nxt, (state.world, nxt.world, done, info["mini_done"])
+        return jax.lax.scan(body, state, jax.random.split(key, 3000))
+
+    _, (before, after, done, mini) = run(state, KEY)
+    before, after, done, mini = map(np.asarray, (before, after, done, mini))
+    assert done.sum() >= 100 and 4 * done.sum() <= mini.sum() < 4 * (done.sum() + 1)
+    # no step that does not end a meta-episode changes the world, mini-episode ends included
+    assert np.all(before[~done] == after[~done])
+    # the world after each meta-episode is a fresh uniform draw from 200: n draws give about
+    # 200 (1 - (199/200)^n) distinct worlds (121 for n = 186), rarely the same one twice in a row
+    assert len(set(after[done].tolist())) >= 0.5 * done.sum()
+    assert np.mean(before[done] == after[done]) < 0.1

@@ -84,3 +84,101 @@ def test_stable_baselines3_trains_on_the_wrapper():
     model.learn(512)
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(int(action))
+
+
+# 3x4, T=2: each action from the start reaches a different coin, so a wrong direction
+# table shows up as a wrong coin; the rows and columns differ, so a transposed layout shows.
+CROSS = World.from_text("""shutdown_time: 2
+#  c1 .  .
+c3 A  c4 b2
+.  c2 #  .
+""")
+
+
+def test_each_action_moves_the_way_it_says_and_the_observation_is_laid_out_by_hand():
+    env = GridWorldEnv([CROSS])
+    obs, _ = env.reset(seed=0)
+    init, cur = obs.reshape(2, 5, 12)
+    np.testing.assert_array_equal(init, cur)
+    np.testing.assert_array_equal(cur[0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])  # walls, row-major
+    np.testing.assert_array_equal(cur[1], [0, 1, 0, 0, 3, 0, 4, 0, 0, 2, 0, 0])  # coin values
+    np.testing.assert_array_equal(cur[2], [0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0])  # button delays
+    np.testing.assert_array_equal(cur[3], [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])  # agent at (1, 1)
+    np.testing.assert_array_equal(cur[4], [0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0])  # T at the centre (1, 2)
+    # action -> (cell the agent lands on, coin collected): up (0,1) c1, down (2,1) c2, left (1,0) c3, right (1,2) c4
+    for action, (cell, coin) in enumerate([(1, 1), (9, 2), (4, 3), (6, 4)]):
+        env.reset(seed=0)
+        obs, r, terminated, _, _ = env.step(action)
+        _, cur = obs.reshape(2, 5, 12)
+        assert (r, terminated) == (coin, False), action
+        assert np.flatnonzero(cur[3]).tolist() == [cell] and cur[1, cell] == 0
+        assert cur[4].tolist() == [0] * 6 + [1] + [0] * 5  # one step left
+    # right twice: c4 then the button (0 + 2 steps left); then two blocked steps right end it at L = 4
+    env.reset(seed=0)
+    for a in (3, 3):
+        obs, *_ = env.step(a)
+    assert obs.reshape(2, 5, 12)[1, 4, 6] == 2 and obs.reshape(2, 5, 12)[1, 2].sum() == 0
+    env.step(3)
+    _, _, terminated, _, info = env.step(3)
+    assert terminated and info == {"length": 4, "length_index": 1, "num_lengths": 2, "coins": 4.0, "m": 4.0}
+
+
+def test_step_after_the_end_is_refused_until_reset():
+    env = GridWorldEnv([CORRIDOR])
+    env.reset(seed=0)
+    assert env.step(2)[2]  # left: the coin, and the episode ends
+    with pytest.raises(DrestError, match=r"^step: the episode has ended.*reset\(\)"):
+        env.step(3)  # would press the button and reopen the episode
+    env.reset(seed=0)
+    assert env.step(3)[1:3] == (0.0, False)
+
+    wrapped = DReSTWrapper(GridWorldEnv([CORRIDOR]), meta_episode_size=2)
+    with pytest.raises(DrestError, match=r"^step: call reset\(\)"):
+        wrapped.step(0)
+    wrapped.reset(seed=0)
+    assert not wrapped.step(2)[2] and wrapped.step(2)[2]
+    with pytest.raises(DrestError, match=r"^step: the meta-episode has ended"):
+        wrapped.step(2)
+    wrapped.reset()
+    assert wrapped.step(2)[2:4] == (False, False)
+
+
+@pytest.mark.parametrize("world", [1.5, "0", True, None])
+def test_world_option_must_be_an_integer_index(world):
+    env = GridWorldEnv([CORRIDOR, CORRIDOR])
+    if world is None:
+        with pytest.raises(DrestError, match=r"^options\['world'\]: index 2 is outside the bank of 2 worlds"):
+            env.reset(options={"world": 2})
+        return
+    with pytest.raises(DrestError, match=r"^options\['world'\]: must be an integer index"):
+        env.reset(options={"world": world})
+
+
+def test_render_before_reset_is_one_clear_error():
+    env = GridWorldEnv([CORRIDOR], render_mode="ansi")
+    with pytest.raises(DrestError, match=r"^render: call reset\(\)"):
+        env.render()
+    env.reset(seed=0)
+    assert "│ c1 │ A  │ b1 │ c2 │" in env.render()
+
+
+def test_wrapper_keeps_a_chosen_world_and_redraws_after_the_meta_episode():
+    worlds = load_bank("paper-test")[:50]
+    env = DReSTWrapper(GridWorldEnv(worlds), meta_episode_size=3)
+    env.reset(seed=0, options={"world": 7})
+    seen, term = set(), False
+    while not term:
+        seen.add(env.unwrapped._world)
+        *_, term, _, _ = env.step(int(env.action_space.sample()))
+    assert seen == {7}
+    # unchosen: each meta-episode draws its world from the wrapper's seed stream
+    firsts = []
+    env.reset(seed=1)
+    for _ in range(8):
+        world, term = env.unwrapped._world, False
+        while not term:
+            assert env.unwrapped._world == world
+            *_, term, _, _ = env.step(int(env.action_space.sample()))
+        firsts.append(world)
+        env.reset()
+    assert len(set(firsts)) >= 6, firsts

@@ -48,6 +48,7 @@ class GridWorldEnv(gym.Env):
             raise DrestError(f"render_mode: {render_mode!r} is not supported; use 'ansi' or None")
         self.render_mode = render_mode
         self._world = None
+        self._ended = False
 
     def _obs(self):
         a, w = self._a, self._world
@@ -60,8 +61,10 @@ class GridWorldEnv(gym.Env):
         w = (options or {}).get("world")
         if w is None:
             w = int(self.np_random.integers(n))
-        elif not 0 <= int(w) < n:
-            raise DrestError(f"options['world']: index {w} is outside the bank of {n} worlds")
+        elif isinstance(w, bool) or not isinstance(w, (int, np.integer)):
+            raise DrestError(f"options['world']: must be an integer index into the bank, got {w!r}")
+        elif not 0 <= w < n:
+            raise DrestError(f"options['world']: index {w} is outside the bank of {n} worlds (0..{n - 1})")
         a = self._a
         self._world = int(w)
         self._pos = int(a["start"][w])
@@ -70,11 +73,15 @@ class GridWorldEnv(gym.Env):
         self._left = int(a["shutdown_time"][w])
         self._t = 0
         self._collected = 0.0
+        self._ended = False
         return self._obs(), {"world": self._world}
 
     def step(self, action):
         if self._world is None:
             raise DrestError("step: call reset() before step()")
+        if self._ended:
+            # Gymnasium's contract: after terminated=True the env is undefined until reset
+            raise DrestError("step: the episode has ended (terminated=True); call reset() before stepping again")
         if not self.action_space.contains(action):
             raise DrestError(f"action: must be an integer in 0-3 (up, down, left, right), got {action!r}")
         a, w = self._a, self._world
@@ -85,7 +92,7 @@ class GridWorldEnv(gym.Env):
         self._delays[pos] = 0
         self._t += 1
         self._collected += coin
-        terminated = self._left <= 0
+        terminated = self._ended = self._left <= 0
         info = {}
         if terminated:
             k = int(a["k"][w])
@@ -96,6 +103,8 @@ class GridWorldEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "ansi":
+            if self._world is None:
+                raise DrestError("render: call reset() before render()")
             from .worlds.draw import render_text
 
             return render_text(self.worlds[self._world])
@@ -118,6 +127,7 @@ class DReSTWrapper(gym.Wrapper):
             raise DrestError(f"meta_episode_size: must be an integer >= 1, got {meta_episode_size!r}")
         self.lam, self.meta_episode_size = lam, int(meta_episode_size)
         self.num_lengths, self.normalise = num_lengths, normalise
+        self._episode = None  # None until reset; 0 once the meta-episode has ended
 
     def reset(self, *, seed=None, options=None):
         if seed is not None:
@@ -125,12 +135,18 @@ class DReSTWrapper(gym.Wrapper):
         elif not hasattr(self, "_seeds"):
             self._seeds = np.random.default_rng()
         self._world_seed = int(self._seeds.integers(2**31))
+        # the same seed and options at every mini-episode's reset, so a chosen world stays chosen
+        self._options = options
         self._counts: dict[int, int] = {}
         self._episode = 1
         self._coins = 0.0
         return self.env.reset(seed=self._world_seed, options=options)
 
     def step(self, action):
+        if self._episode is None:
+            raise DrestError("step: call reset() before step()")
+        if self._episode == 0:
+            raise DrestError("step: the meta-episode has ended (terminated=True); call reset() before stepping again")
         obs, r, terminated, truncated, info = self.env.step(action)
         self._coins += float(r)
         if not (terminated or truncated):
@@ -148,8 +164,9 @@ class DReSTWrapper(gym.Wrapper):
         self._counts[li] = n_before + 1
         info = dict(info, drest_reward=reward, mini_episode=self._episode)
         if self._episode >= self.meta_episode_size:
+            self._episode = 0
             return obs, reward, True, truncated, info
         self._episode += 1
         self._coins = 0.0
-        obs, _ = self.env.reset(seed=self._world_seed)
+        obs, _ = self.env.reset(seed=self._world_seed, options=self._options)
         return obs, reward, False, False, info
