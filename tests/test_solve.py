@@ -1,21 +1,20 @@
 """The exact solver: m(L) per reachable length, checked against the paper's release and by hand."""
 
 import json
-from pathlib import Path
+import time
+from importlib import resources
 
 import pytest
 
+from drest.errors import DrestError
 from drest.worlds import World, max_coins, solve
-
-PAPER_DATA = Path(__file__).parents[2] / "shared/data/paper-gridworlds"
+from drest.worlds.solve import MAX_STATES, state_bound
 
 
 @pytest.mark.parametrize("file", ["test.json", "val.json"])
 def test_solve_reproduces_the_release_max_coins(file):
-    path = PAPER_DATA / file
-    if not path.is_file():
-        pytest.skip(f"paper release data not found at {path} (shared/ is next to the repo in the dev checkout)")
-    records = json.loads(path.read_text())
+    # the release's files ship in the package, max_coins included, so this runs on any checkout
+    records = json.loads((resources.files("drest.worlds") / "data" / file).read_text())
     assert len(records) == {"test.json": 200, "val.json": 96}[file]
     for i, rec in enumerate(records):
         world = World.from_dict(rec)
@@ -73,3 +72,22 @@ A  #  c9
     # the wall closes the top row, so the only way to c9 passes b2: down, right, right
     # (b2 pressed with 1+2 = 3 left), up (c9) -> L=6, m=9; without pressing no coin is in reach
     assert solve(world) == {4: 0, 6: 9}
+
+
+def test_the_state_bound_by_hand():
+    # 1x3 "A c1 b2", T=1: longest length 3; layers t=0,1,2 hold at most 1, 3, 3 cells (the grid)
+    # x coin subsets 1, 2, 2 x button subsets 1, 2, 2 -> 1 + 12 + 12 = 25
+    assert state_bound(row("A c1 b2", 1)) == 25
+
+
+@pytest.mark.parametrize("world", [
+    row("A c1 b1000000", 10**9),  # a huge shutdown time and delay
+    World.from_text("shutdown_time: 30\n" + "A" + " b9" * 5 + "\n" + ("c1 " * 6 + "\n") * 3),  # 18 coins, 5 buttons
+])
+def test_a_world_too_big_for_the_solver_is_refused_at_once(world):
+    assert state_bound(world) > MAX_STATES
+    t = time.perf_counter()
+    with pytest.raises(DrestError, match=r"too big for the exact solver \(up to [0-9,]+ states to search, "
+                                         r"the limit is 1,000,000\)"):
+        solve(world)
+    assert time.perf_counter() - t < 1.0

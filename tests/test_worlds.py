@@ -1,5 +1,6 @@
 """World values, their file formats, banks, augmentation and the generator."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -133,6 +134,20 @@ def assert_one_line_error(fn, *words):
     (dict(shutdown_time=2.5), ["shutdown_time", "positive integer"]),
     (dict(shutdown_time=None), ["shutdown_time", "positive integer"]),
     (dict(shutdown_time="soon"), ["shutdown_time", "positive integer"]),
+    # strict types: nothing is truncated or read as a number it is not
+    (dict(start=[0.5, 1]), ["start", "two integers", "0.5"]),
+    (dict(start=[True, 0]), ["start", "two integers"]),
+    (dict(start="01"), ["start", "two integers"]),
+    (dict(start=[0, 0, 0]), ["start", "two integers"]),
+    (dict(shutdown_time=True), ["shutdown_time", "positive integer", "True"]),
+    (dict(shutdown_time=float("inf")), ["shutdown_time", "positive integer"]),
+    (dict(walls=[[False, False], [False, False]]), ["walls", "true/false"]),
+    (dict(coins=[[0, True], [0, 0]]), ["coins", "true/false"]),
+    (dict(coins=[[0, None], [0, 0]]), ["coins", "integers", "None"]),
+    (dict(coins=[[0, float("nan")], [0, 0]]), ["coins", "whole numbers"]),
+    (dict(coins=[[0, 2**31], [0, 0]]), ["coins", "at most 2147483647"]),
+    (dict(name=7), ["name must be a string"]),
+    (dict(wals=[[0, 0], [0, 0]]), ["unknown field(s) wals", "walls, coins"]),
 ])
 def test_bad_world_fields(change, words):
     assert_one_line_error(lambda: World.from_dict({**GOOD, **change}), *words)
@@ -150,7 +165,9 @@ def test_missing_shutdown_time_in_json_and_text():
     ("shutdown_time: 3\nA c1\nb1\n", ["different numbers of cells"]),
     ("shutdown_time: 3\n. c1 b1\n", ["no start"]),
     ("shutdown_time: 3\nA A c1\n", ["more than one start"]),
-    ("shutdown_time: three\nA c1 b1\n", ["shutdown_time must be an integer"]),
+    ("shutdown_time: three\nA c1 b1\n", ["shutdown_time must be a positive integer", "'three'"]),
+    ("shutdown_time: 1_0\nA c1 b1\n", ["shutdown_time must be a positive integer", "'1_0'"]),
+    ("shutdown_time: 3\nA c99999999999 b1\n", ["coins", "at most 2147483647"]),
     ("shutdown_time: 0\nA c1 b1\n", ["block", "shutdown_time: must be a positive integer"]),
 ])
 def test_bad_text(text, words):
@@ -169,6 +186,39 @@ def test_bad_files(tmp_path):
     assert_one_line_error(lambda: load_worlds(text), "two.txt[1]", "bad cell 'q'")
     assert_one_line_error(lambda: load_worlds(tmp_path / "absent.json"), "no such file")
     assert_one_line_error(lambda: load_bank("paper-tset"), "unknown bank 'paper-tset'", "paper-test")
+    assert_one_line_error(lambda: load_worlds(tmp_path), "is a directory")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    assert_one_line_error(lambda: load_worlds(deep), "deep.json")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".txt"])
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\x00", "shutdown_time: 2\nA c1 b1\n".encode("utf-16")])
+def test_binary_or_non_utf8_world_files_are_one_line(tmp_path, suffix, data):
+    path = tmp_path / f"bank{suffix}"
+    path.write_bytes(data)
+    assert_one_line_error(lambda: load_worlds(path), f"bank{suffix}", "not a UTF-8 text world file", "offset 0")
+    assert_one_line_error(lambda: load_bank(str(path)), "not a UTF-8")
+
+
+def test_whole_floats_are_read_as_the_integers_they_are():
+    w = World.from_dict({**GOOD, "start": [0.0, 1.0], "shutdown_time": 3.0, "coins": [[0, 0], [0, 4.0]]})
+    assert w.start == (0, 1) and w.shutdown_time == 3 and w.coins[1, 1] == 4 and w.coins.dtype == np.int32
+
+
+def test_a_world_holds_at_most_10000_cells():
+    assert_one_line_error(lambda: World(np.zeros((101, 100), int), np.zeros((101, 100), int),
+                                        np.zeros((101, 100), int), (0, 0), 1), "101x100", "at most 10,000")
+    assert World(np.zeros((100, 100), int), np.zeros((100, 100), int), np.zeros((100, 100), int), (0, 0), 1)
+
+
+def test_a_world_holds_at_most_30_coins_and_buttons():
+    coins = np.ones((4, 8), int)
+    coins[0, 0] = 0
+    walls = np.zeros((4, 8), int)
+    assert_one_line_error(lambda: World(walls, coins, np.zeros((4, 8), int), (0, 0), 3), "31 coins", "at most 30")
+    coins[0, 1] = 0
+    assert len(World(walls, coins, np.zeros((4, 8), int), (0, 0), 3).coin_cells) == 30
 
 
 # -- generator ---------------------------------------------------------------
@@ -214,6 +264,8 @@ def test_generator_respects_its_parameters():
     (dict(shutdown_time=(0, 4)), ["shutdown_time"]),
     (dict(wall_density=1.0), ["wall_density", "[0, 1)"]),
     (dict(size=(2, 2), n_coins=3), ["size", "2x2", "no room"]),
+    (dict(size=(10**6, 10**6)), ["size", "1000000x1000000", "10,000 cells"]),
+    (dict(shutdown_time=10**9), ["too big for the exact solver", "limit is 1,000,000"]),
 ])
 def test_generator_parameter_validation(kwargs, words):
     kwargs = {"n": 1, **kwargs}

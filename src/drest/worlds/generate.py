@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DrestError
 from .solve import solve
-from .world import World
+from .world import MAX_CELLS, World
 
 # draws per world before giving up; valid settings usually need a handful
 MAX_TRIES = 1000
@@ -41,6 +41,8 @@ def _shape(size) -> tuple[int, int]:
     if not (isinstance(size, (tuple, list)) and len(size) == 2
             and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in size)):
         raise DrestError(f"size: expected (rows, cols) of positive ints or one int, got {size!r}")
+    if size[0] * size[1] > MAX_CELLS:
+        raise DrestError(f"size: a {size[0]}x{size[1]} grid has more than the {MAX_CELLS:,} cells a world may have")
     return int(size[0]), int(size[1])
 
 

@@ -1,16 +1,23 @@
 """Exact per-length optimum m(L): the most coin value collectable in a trajectory of length L.
 
 Exhaustive search over (position, collected-coin flags, pressed-button flags,
-steps left). The state space is small (cells x 2^coins x 2^buttons per time
-step), so a forward sweep over the set of reachable states, one time step at a
-time, is exact and fast.
+steps left). The state space is small for the paper's worlds (cells x 2^coins x
+2^buttons per time step), so a forward sweep over the set of reachable states,
+one time step at a time, is exact and fast. It grows exponentially with the
+coins and buttons and linearly with the longest length, so :func:`state_bound`
+is checked first and a world above :data:`MAX_STATES` is refused at once rather
+than searched for minutes.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from math import comb
 
-from .world import MOVES, World
+from .world import MOVES, World, WorldError
+
+# A few seconds of search at most on one core; the paper's worlds need < 7,000.
+MAX_STATES = 1_000_000
 
 
 def transitions(world: World) -> list[list[int]]:
@@ -28,13 +35,39 @@ def transitions(world: World) -> list[list[int]]:
     return table
 
 
+def state_bound(world: World) -> int:
+    """An upper bound on the states the solver visits: summed over time steps t, the cells
+    within t moves of the start x the coin subsets of size <= t x the button subsets of size <= t."""
+    H, W = world.shape
+    nc, nb = len(world.coin_cells), len(world.button_cells)
+    longest = world.shutdown_time + int(world.delays.sum())
+    full = H * W * 2 ** (nc + nb)
+    subsets_c = [sum(comb(nc, j) for j in range(i + 1)) for i in range(nc + 1)]  # subsets of size <= i
+    subsets_b = [sum(comb(nb, j) for j in range(i + 1)) for i in range(nb + 1)]
+    total, t = 0, 0
+    while t < longest:
+        layer = min(H * W, 2 * t * t + 2 * t + 1) * subsets_c[min(t, nc)] * subsets_b[min(t, nb)]
+        if layer == full:  # every later layer is as big: count them at once
+            return total + (longest - t) * full
+        total += layer
+        t += 1
+    return total
+
+
 def solve(world: World) -> dict[int, int]:
-    """{length: m(length)} for every trajectory length the agent can actually reach."""
+    """{length: m(length)} for every trajectory length the agent can actually reach.
+
+    Raises :class:`WorldError` if :func:`state_bound` exceeds :data:`MAX_STATES`."""
     return dict(_solve_cached(world))
 
 
 @lru_cache(maxsize=4096)
 def _solve_cached(world: World) -> tuple[tuple[int, int], ...]:
+    bound = state_bound(world)
+    if bound > MAX_STATES:
+        raise WorldError(
+            f"{world.name or 'world'}: too big for the exact solver (up to {bound:,} states to search, the limit is "
+            f"{MAX_STATES:,}); use fewer coins and buttons or a shorter shutdown time and delays")
     H, W = world.shape
     nxt = transitions(world)
     coin_bit = {r * W + c: i for i, (r, c) in enumerate(world.coin_cells)}

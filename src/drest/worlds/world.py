@@ -41,6 +41,7 @@ from ..errors import DrestError
 from ..io import write_atomic
 
 ACTIONS = ("up", "down", "left", "right")
+_FIELDS = ("walls", "coins", "delays", "start", "shutdown_time")
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
@@ -48,24 +49,54 @@ class WorldError(DrestError):
     """A world, a world file or a bank name is invalid; the message says which and how to fix it."""
 
 
+# Cell values are stored as int32; coin and button flags are bits of one int64 mask in
+# the exact evaluator, so a world holds at most this many coins and buttons together.
+MAX_VALUE = 2**31 - 1
+MAX_OBJECTS = 30
+# 100x100; the observation has 10 numbers per cell and the solver a state per cell
+MAX_CELLS = 10_000
+
+
+def _has_bool(value) -> bool:
+    """True if a nested list/tuple holds a bool (NumPy would silently read True as 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+
+
 def _int_grid(name: str, value, shape=None) -> np.ndarray:
+    """A 2-D grid of whole numbers >= 0: ints, or floats with whole values (2.0); never bools or strings."""
+    if _has_bool(value) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise WorldError(f"{name}: values must be integers, got true/false; write 1/0")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists
         raise WorldError(f"{name}: not a rectangular grid ({exc})") from None
     if arr.ndim != 2 or arr.size == 0:
         raise WorldError(f"{name}: expected a non-empty 2-D grid, got shape {arr.shape}")
-    if arr.dtype == bool:
-        arr = arr.astype(np.int64)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise WorldError(f"{name}: values must be integers, got {arr.dtype}")
-    if not np.all(np.equal(np.mod(arr, 1), 0)):
-        raise WorldError(f"{name}: values must be whole numbers; found {arr[np.mod(arr, 1) != 0][0]}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        bad = next((v for v in arr.flat if not isinstance(v, (int, float, np.integer, np.floating))), arr.flat[0])
+        raise WorldError(f"{name}: values must be integers, got {bad!r}")
+    if not np.all(np.isfinite(arr)) or not np.all(np.equal(np.mod(arr, 1), 0)):
+        raise WorldError(f"{name}: values must be whole numbers; found {arr[~np.isfinite(arr) | (np.mod(arr, 1) != 0)][0]}")
     if np.any(arr < 0):
         raise WorldError(f"{name}: values must be >= 0; found {arr[arr < 0][0]}")
+    if np.any(arr > MAX_VALUE):
+        raise WorldError(f"{name}: values must be at most {MAX_VALUE}; found {arr[arr > MAX_VALUE][0]}")
     if shape is not None and arr.shape != shape:
         raise WorldError(f"{name}: shape {arr.shape} differs from walls' shape {shape}")
     return arr.astype(np.int32)
+
+
+def _whole(value) -> int | None:
+    """``value`` as an int if it is an integer (or a float with a whole value), else None; never a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,16 +113,17 @@ class World:
 
     def __post_init__(self):
         walls = _int_grid("walls", self.walls)
+        if walls.size > MAX_CELLS:
+            raise WorldError(f"walls: a {walls.shape[0]}x{walls.shape[1]} grid has {walls.size:,} cells; "
+                             f"a world has at most {MAX_CELLS:,}")
         if np.any(walls > 1):
             raise WorldError("walls: values must be 0 (free) or 1 (wall)")
         coins = _int_grid("coins", self.coins, walls.shape)
         delays = _int_grid("delays", self.delays, walls.shape)
-        try:
-            start = tuple(int(v) for v in self.start)
-        except Exception:
-            raise WorldError(f"start: expected [row, col], got {self.start!r}") from None
-        if len(start) != 2:
-            raise WorldError(f"start: expected [row, col], got {self.start!r}")
+        raw = self.start
+        start = tuple(_whole(v) for v in raw) if isinstance(raw, (list, tuple, np.ndarray)) else ()
+        if len(start) != 2 or None in start:
+            raise WorldError(f"start: expected [row, col], two integers, got {raw!r}")
         r, c = start
         if not (0 <= r < walls.shape[0] and 0 <= c < walls.shape[1]):
             raise WorldError(f"start: {start} is outside the {walls.shape[0]}x{walls.shape[1]} grid")
@@ -103,18 +135,20 @@ class World:
             raise WorldError("walls: a coin or button sits on a wall cell")
         if np.any((coins > 0) & (delays > 0)):
             raise WorldError("coins/delays: a cell holds both a coin and a button")
-        T = self.shutdown_time
-        # a number that is a positive whole value; anything else (None, "x", True) is rejected
-        if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) \
-                or not float(T).is_integer() or int(T) < 1:
-            raise WorldError(f"shutdown_time: must be a positive integer, got {T!r}")
+        n_objects = int(np.count_nonzero(coins) + np.count_nonzero(delays))
+        if n_objects > MAX_OBJECTS:
+            raise WorldError(f"coins/delays: {n_objects} coins and buttons; a world holds at most {MAX_OBJECTS}")
+        T = _whole(self.shutdown_time)
+        # a positive whole number; anything else (None, "x", True, 2.5) is refused
+        if T is None or not 1 <= T <= MAX_VALUE:
+            raise WorldError(f"shutdown_time: must be a positive integer, got {self.shutdown_time!r}")
         for arr in (walls, coins, delays):
             arr.setflags(write=False)
         object.__setattr__(self, "walls", walls)
         object.__setattr__(self, "coins", coins)
         object.__setattr__(self, "delays", delays)
         object.__setattr__(self, "start", start)
-        object.__setattr__(self, "shutdown_time", int(T))
+        object.__setattr__(self, "shutdown_time", T)
 
     # -- derived views ---------------------------------------------------
     @property
@@ -175,9 +209,15 @@ class World:
     def from_dict(cls, d: dict, name: str = "") -> "World":
         if not isinstance(d, dict):
             raise WorldError(f"{name or 'world'}: expected a JSON object, got {type(d).__name__}")
-        missing = [k for k in ("walls", "coins", "delays", "start", "shutdown_time") if k not in d]
+        missing = [k for k in _FIELDS if k not in d]
         if missing:
             raise WorldError(f"{name or 'world'}: missing field(s) {', '.join(missing)}")
+        unknown = sorted(set(d) - set(_FIELDS) - {"name", "max_coins"})
+        if unknown:
+            raise WorldError(f"{name or 'world'}: unknown field(s) {', '.join(map(str, unknown))}; "
+                             f"a world has {', '.join(_FIELDS)} (and optionally name, max_coins)")
+        if not isinstance(d.get("name", ""), str):
+            raise WorldError(f"{name or 'world'}: name must be a string, got {d['name']!r}")
         try:
             return cls(d["walls"], d["coins"], d["delays"], d["start"], d["shutdown_time"], name=name or d.get("name", ""))
         except WorldError as exc:
@@ -223,10 +263,11 @@ class World:
             rows.append(line.split())
         if "shutdown_time" not in header:
             raise WorldError(f"{where}: missing header line 'shutdown_time: T'")
-        try:
-            T = int(header["shutdown_time"])
-        except ValueError:
-            raise WorldError(f"{where}: shutdown_time must be an integer, got {header['shutdown_time']!r}") from None
+        T = header["shutdown_time"]
+        # digits only: int() would also take '1_000', ' +5' and non-ASCII digits
+        if not (T.isascii() and T.isdigit()):
+            raise WorldError(f"{where}: shutdown_time must be a positive integer, got {T!r}")
+        T = int(T)
         if not rows:
             raise WorldError(f"{where}: no grid rows")
         width = len(rows[0])
@@ -265,14 +306,18 @@ def _is_cell_token(tok: str) -> bool:
 def load_worlds(path: str | Path) -> list[World]:
     """Read worlds from a ``.json`` (the paper's list format) or text file."""
     path = Path(path)
+    if path.is_dir():
+        raise WorldError(f"{path}: is a directory; give a .json or text world file")
     if not path.is_file():
         raise WorldError(f"{path}: no such file")
-    text = path.read_text()
+    text = read_text_file(path, "world file")
     if path.suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise WorldError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise WorldError(f"{path}: JSON nested too deeply; a world file is a list of world objects") from None
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list) or not data:
@@ -288,6 +333,19 @@ def load_worlds(path: str | Path) -> list[World]:
     if not blocks:
         raise WorldError(f"{path}: no worlds found")
     return [World.from_text(b, name=f"{path.name}[{i}]") for i, b in enumerate(blocks)]
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; an unreadable or binary file is a :class:`WorldError` naming it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WorldError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorldError(f"{path}: not a UTF-8 text {what} (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                         "give a .json or text world file") from None
 
 
 def save_worlds(worlds: list[World], path: str | Path) -> None:
