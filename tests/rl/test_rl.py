@@ -12,7 +12,7 @@ import pytest
 from drest.cli import main
 from drest.rl import make_train, parse_steps
 from drest.rl import runs
-from drest.rl.config import from_dict, resolve
+from drest.rl.config import from_dict
 
 TINY = dict(num_envs=16, num_steps=16, num_minibatches=2, actor_hidden=[16], critic_hidden=[16],
             eval_banks=["train"], total_steps=16 * 16 * 4, eval_every=16 * 16, num_seeds=2)
@@ -33,9 +33,9 @@ def test_parse_steps():
 
 
 def test_presets_and_default_reward():
-    c = resolve({"algo": "a2c", "reward": "default"})
+    c = from_dict({"algo": "a2c", "reward": "default"})
     assert c.meta_episode_size == 1 and c.optimizer == "rmsprop"
-    assert resolve({}).meta_episode_size == 32
+    assert from_dict({}).meta_episode_size == 32
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -215,10 +215,10 @@ def test_two_seed_init_of_3x512_networks_finishes():
 
     script = (
         "import drest.rl, jax, numpy as np\n"
-        "from drest.rl.config import resolve\n"
+        "from drest.rl.config import from_dict\n"
         "from drest.rl.common import seed_keys, wrap_devices\n"
         "from drest.rl.runs import algo_module\n"
-        "cfg = resolve({'num_seeds': 2, 'actor_hidden': '3x512', 'critic_hidden': '3x512'})\n"
+        "cfg = from_dict({'num_seeds': 2, 'actor_hidden': '3x512', 'critic_hidden': '3x512'})\n"
         "init, _ = wrap_devices(cfg, *algo_module('ppo').make_parts(cfg, 1))\n"
         "w = np.asarray(jax.tree.leaves(init(seed_keys(cfg, 1)).params)[-1])\n"
         "print(w.shape, bool(np.abs(w[0, 0] - w[0, 1]).max() > 0))\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -19,9 +20,14 @@ def _use_all_cores() -> None:
 
 
 def add_commands(sub) -> None:
+    from .config import field_help
+
     p = sub.add_parser("train", help="train PPO or A2C agents (JAX) with the DReST or default reward",
                        description="Train PPO or A2C agents in JAX on a bank of gridworlds, evaluating exact "
-                                   "NEUTRALITY and USEFULNESS on the train and test banks as it goes.")
+                                   "NEUTRALITY and USEFULNESS on the train and test banks as it goes.",
+                       epilog="config keys (--set KEY=VALUE, or KEY: VALUE in a --config file) [default]:\n"
+                              + field_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", help="ppo (default) or a2c")
     p.add_argument("--reward", help="drest (default) or default (raw coins, lam 1, M 1)")
     p.add_argument("--steps", help="env steps per seed, e.g. 100M, 2.5M, 50k")
@@ -66,7 +72,7 @@ def _int(name, value):
 
 def _train(args) -> int:
     _use_all_cores()
-    from .config import parse_set, read_config_file, resolve
+    from .config import from_dict, parse_set, read_config_file
     from .runs import install_sigterm, train_run
 
     if args.resume:
@@ -84,7 +90,7 @@ def _train(args) -> int:
                  "num_seeds": _int("--seeds", args.seeds) if args.seeds is not None else None}
         d.update({k: v for k, v in flags.items() if v is not None})
         d.update(parse_set(args.set))
-        config, out = resolve(d), args.out
+        config, out = from_dict(d), args.out
     install_sigterm()
     meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress)
     _print_last(Path(out))

@@ -40,83 +40,173 @@ def parse_steps(value) -> int:
     return n
 
 
-def _hidden(value) -> tuple[int, ...]:
-    """``[128, 128]``, ``"3x128"``, ``"128,128"`` -> (128, 128)."""
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _list(value: str) -> list:
+    """``"[a, 'b']"`` / ``"a,b"`` -> ["a", "b"] (a flow list read with every item a string)."""
+    s = value.strip()
+    if s.startswith("["):
+        try:
+            return _yaml_strings(s)
+        except yaml.YAMLError:
+            return [s]
+    return [v.strip() for v in s.split(",") if v.strip()]
+
+
+def _hidden(key: str, value) -> tuple[int, ...]:
+    """``[128, 128]``, ``"3x128"``, ``"128,128"``, ``128`` -> (128, 128) / (128,)."""
+    bad = DrestError(f"{key}: expected layer widths like 3x128 or [64, 64], got {value!r}")
     if isinstance(value, str):
-        s = value.strip().lower()
-        m = re.fullmatch(r"(\d+)\s*x\s*(\d+)", s)
-        value = [int(m.group(2))] * int(m.group(1)) if m else [int(v) for v in s.strip("[]()").split(",") if v.strip()]
-    if isinstance(value, int):
+        m = re.fullmatch(r"(\d+)\s*x\s*(\d+)", value.strip().lower())
+        value = [m.group(2)] * int(m.group(1)) if m else _list(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         value = [value]
-    out = tuple(int(v) for v in value)
+    if not isinstance(value, (list, tuple)):
+        raise bad
+    try:
+        out = tuple(_int(key, v) for v in value)
+    except DrestError:
+        raise bad from None
     if not out or any(v < 1 for v in out):
-        raise DrestError(f"hidden: expected layer widths like 3x128 or [64, 64], got {value!r}")
+        raise bad
     return out
+
+
+def _int(key: str, value) -> int:
+    """An integer: a Python int or its decimal digits (no floats, booleans, hex, octal or YAML 1.1 forms)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        return int(value)
+    raise DrestError(f"{key}: expected an integer, got {value!r}")
+
+
+def _float(key: str, value) -> float:
+    """A finite number: a Python int/float or a decimal literal such as 3e-4 or 0.5."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        f = float(value)
+    elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        f = float(value)
+    else:
+        raise DrestError(f"{key}: expected a number such as 3e-4 or 0.5, got {value!r}")
+    if not math.isfinite(f):
+        raise DrestError(f"{key}: must be finite, got {value!r}")
+    return f
+
+
+def _bool(key: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise DrestError(f"{key}: expected true or false, got {value!r}")
+
+
+def _str(key: str, value) -> str:
+    if not isinstance(value, str):
+        raise DrestError(f"{key}: expected a name, got {value!r}")
+    return value
+
+
+def _banks(key: str, value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = _list(value)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise DrestError(f"{key}: expected a list such as [train, test] or train,test, got {value!r}")
+    return tuple(value)
+
+
+def _optional_int(key: str, value) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none", "~")):
+        return None
+    return _int(key, value)
+
+
+def _steps(key: str, value) -> int:
+    try:
+        return parse_steps(value)
+    except DrestError as exc:
+        raise DrestError(f"{key}: {str(exc).split(': ', 1)[1]}") from None
+
+
+def _f(default, help: str, parse=None):
+    """A config field with its help text (shown by ``drest train --help``) and its strict parser."""
+    return dataclasses.field(default=default, metadata={"help": help, "parse": parse})
+
+
+# Per-algorithm defaults of the fields declared with ``None`` below, applied when a config is
+# built (TrainConfig(algo="a2c"), a file, flags and --set all give the same A2C; docs/rl.md).
+PRESETS: dict[str, dict[str, Any]] = {
+    "ppo": {"num_steps": 64, "lr": 1e-3, "optimizer": "adam"},
+    "a2c": {"num_steps": 16, "lr": 7e-4, "optimizer": "rmsprop"},
+}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """One training configuration (all seeds of a run share it).
 
-    Steps are env steps *per seed*, as the paper counts them (100M per run).
+    Steps are env steps *per seed*, as the paper counts them (100M per run). Every
+    field is parsed strictly by its type when the config is built (strings from a
+    file or ``--set`` included) and the algorithm's ``PRESETS`` fill the fields left
+    at ``None``.
     """
 
-    algo: str = "ppo"  # ppo | a2c
-    reward: str = "drest"  # drest | default (raw coins, lam 1, M 1: the paper's default agent)
-    lam: float = 0.9  # DReST discount, strictly in (0, 1)
-    meta_episode_size: int | None = None  # M; None: 32 for drest, 1 for default
-    total_steps: int = 5_000_000
-    num_seeds: int = 1
-    seed: int = 0  # seed i of a run uses seed + i
-    train_bank: str = "paper-train"
-    test_bank: str = "paper-test"
-    eval_every: int = 1_000_000  # env steps between exact evaluations and checkpoints
-    eval_banks: tuple[str, ...] = ("train", "test")
+    algo: str = _f("ppo", "ppo or a2c", _str)
+    reward: str = _f("drest", "drest, or default (raw coins, lam 1, M 1: the paper's default agent)", _str)
+    lam: float = _f(0.9, "DReST discount lambda, strictly between 0 and 1", _float)
+    meta_episode_size: int | None = _f(None, "M, mini-episodes per meta-episode (default: 32 for drest, 1 for default)",
+                                       _optional_int)
+    total_steps: int = _f(5_000_000, "env steps per seed, e.g. 100M, 2.5M, 50k", _steps)
+    num_seeds: int = _f(1, "seeds trained together in one program", _int)
+    seed: int = _f(0, "seed i of a run uses seed + i", _int)
+    train_bank: str = _f("paper-train", "bank trained on (a bank name or a world file)", _str)
+    test_bank: str = _f("paper-test", "held-out bank evaluated as 'test'", _str)
+    eval_every: int = _f(1_000_000, "env steps between exact evaluations and checkpoints", _steps)
+    eval_banks: tuple[str, ...] = _f(("train", "test"), "banks evaluated: train and/or test", _banks)
     # network: separate actor and critic MLPs
-    actor_hidden: tuple[int, ...] = (64, 64)
-    critic_hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
+    actor_hidden: tuple[int, ...] = _f((64, 64), "actor MLP layer widths, e.g. 3x128 or [64, 64]", _hidden)
+    critic_hidden: tuple[int, ...] = _f((64, 64), "critic MLP layer widths", _hidden)
+    activation: str = _f("tanh", "tanh or relu", _str)
     # rollout (per seed; envs are split over devices)
-    num_envs: int = 128
-    num_steps: int = 64
-    devices: int = 1  # JAX devices the envs are split over (0: all local devices that divide num_envs)
+    num_envs: int = _f(128, "parallel environments per seed", _int)
+    num_steps: int | None = _f(None, "rollout length per update (default: 64 ppo, 16 a2c)", _optional_int)
+    devices: int = _f(1, "JAX devices the envs are split over (0: all local devices that divide num_envs)", _int)
     # optimisation
-    lr: float = 1e-3
-    anneal_lr: bool = True
-    optimizer: str = "adam"  # adam | rmsprop
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    update_epochs: int = 1  # PPO only
-    num_minibatches: int = 4  # PPO only
-    clip_eps: float = 0.2  # PPO only
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    norm_adv: bool = True
+    lr: float | None = _f(None, "learning rate (default: 1e-3 ppo, 7e-4 a2c)", _float)
+    anneal_lr: bool = _f(True, "anneal the learning rate linearly to 0 over the run", _bool)
+    optimizer: str | None = _f(None, "adam or rmsprop (default: adam ppo, rmsprop a2c)", _str)
+    gamma: float = _f(0.99, "discount of the advantage estimate", _float)
+    gae_lambda: float = _f(0.95, "GAE lambda", _float)
+    update_epochs: int = _f(1, "PPO epochs per rollout", _int)
+    num_minibatches: int = _f(4, "PPO minibatches per epoch (must divide num_envs * num_steps)", _int)
+    clip_eps: float = _f(0.2, "PPO clip range", _float)
+    ent_coef: float = _f(0.01, "entropy bonus coefficient", _float)
+    vf_coef: float = _f(0.5, "value loss coefficient", _float)
+    max_grad_norm: float = _f(0.5, "global gradient-norm clip", _float)
+    norm_adv: bool = _f(True, "normalise advantages per minibatch", _bool)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is not None or f.default is not None:
+                set_(f.name, f.metadata["parse"](f.name, v))
         if self.algo not in ("ppo", "a2c"):
             raise DrestError(f"algo: unknown algorithm {self.algo!r}; use 'ppo' or 'a2c'")
+        for k, v in PRESETS[self.algo].items():
+            if getattr(self, k) is None:
+                set_(k, v)
         if self.reward not in ("drest", "default"):
             raise DrestError(f"reward: unknown reward {self.reward!r}; use 'drest' or 'default'")
-        try:
-            lam = float(self.lam)
-        except (TypeError, ValueError):
-            raise DrestError(f"lam: expected a number strictly between 0 and 1, got {self.lam!r}") from None
-        if not 0.0 < lam < 1.0:
+        if not 0.0 < self.lam < 1.0:
             raise DrestError(f"lam: the DReST discount must be strictly between 0 and 1, got {self.lam!r}")
-        set_("lam", lam)
         if self.meta_episode_size is None:
             set_("meta_episode_size", 32 if self.reward == "drest" else 1)
-        M = self.meta_episode_size
-        if isinstance(M, bool) or not isinstance(M, int) or M < 1:
-            raise DrestError(f"meta_episode_size: must be an integer >= 1, got {M!r}")
-        set_("total_steps", parse_steps(self.total_steps))
-        set_("eval_every", parse_steps(self.eval_every))
-        set_("actor_hidden", _hidden(self.actor_hidden))
-        set_("critic_hidden", _hidden(self.critic_hidden))
-        set_("eval_banks", tuple(self.eval_banks))
+        if self.meta_episode_size < 1:
+            raise DrestError(f"meta_episode_size: must be an integer >= 1, got {self.meta_episode_size!r}")
         if any(b not in ("train", "test") for b in self.eval_banks):
             raise DrestError(f"eval_banks: use 'train' and/or 'test', got {list(self.eval_banks)}")
         if self.activation not in ("tanh", "relu"):
@@ -124,18 +214,15 @@ class TrainConfig:
         if self.optimizer not in ("adam", "rmsprop"):
             raise DrestError(f"optimizer: use 'adam' or 'rmsprop', got {self.optimizer!r}")
         for name in ("num_seeds", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise DrestError(f"{name}: must be an integer >= 1, got {v!r}")
-        if isinstance(self.devices, bool) or not isinstance(self.devices, int) or self.devices < 0:
+            if getattr(self, name) < 1:
+                raise DrestError(f"{name}: must be an integer >= 1, got {getattr(self, name)!r}")
+        if self.devices < 0:
             raise DrestError(f"devices: must be an integer >= 0 (0 = all), got {self.devices!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+        if self.seed < 0:
             raise DrestError(f"seed: must be an integer >= 0, got {self.seed!r}")
         for name in ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise DrestError(f"{name}: must be a finite number >= 0, got {v!r}")
-            set_(name, float(v))
+            if getattr(self, name) < 0:
+                raise DrestError(f"{name}: must be a finite number >= 0, got {getattr(self, name)!r}")
         if self.lr <= 0:
             raise DrestError(f"lr: must be positive, got {self.lr!r}")
         if self.gamma > 1 or self.gae_lambda > 1:
@@ -163,59 +250,31 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-STEP_FIELDS = ("total_steps", "eval_every")
+
+
+def field_help() -> str:
+    """Every config key with its default and help (``drest train --help``)."""
+    lines = []
+    for name, f in FIELDS.items():
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(map(str, default))
+        shown = "" if default is None else f" [{str(default).lower() if isinstance(default, bool) else default}]"
+        lines.append(f"  {name}{shown}\n      {f.metadata['help']}")
+    return "\n".join(lines)
 
 
 def from_dict(d: dict[str, Any]) -> TrainConfig:
+    """A config from keys (values typed or strings, parsed strictly); presets applied."""
     unknown = sorted(set(d) - set(FIELDS))
     if unknown:
         raise DrestError(f"config: unknown key {unknown[0]!r}; known keys: {', '.join(FIELDS)}")
-    return TrainConfig(**{k: _coerce(k, v) for k, v in d.items()})
-
-
-def _coerce(key: str, value):
-    """Give a value from a file or ``--set`` the field's type (ints stay ints, "1e-3" is a float)."""
-    default = FIELDS[key].default
-    if key in STEP_FIELDS:
-        return parse_steps(value)
-    if key in ("actor_hidden", "critic_hidden"):
-        return _hidden(value)
-    if key == "meta_episode_size":
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        return _as_int(key, value)
-    if key == "eval_banks":
-        return tuple(value.split(",")) if isinstance(value, str) else tuple(value)
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            if value.lower() in ("true", "1", "yes", "on"):
-                return True
-            if value.lower() in ("false", "0", "no", "off"):
-                return False
-            raise DrestError(f"{key}: expected true or false, got {value!r}")
-        return bool(value)
-    if isinstance(default, int):
-        return _as_int(key, value)
-    if isinstance(default, float):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise DrestError(f"{key}: expected a number, got {value!r}") from None
-    return value
-
-
-def _as_int(key, value):
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise DrestError(f"{key}: expected an integer, got {value!r}") from None
-    if not math.isfinite(f) or f != int(f):
-        raise DrestError(f"{key}: expected an integer, got {value!r}")
-    return int(f)
+    return TrainConfig(**d)
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["lr=3e-4", "actor_hidden=3x128"]`` -> dict (values parsed as YAML scalars/lists)."""
+    """``["lr=3e-4", "actor_hidden=3x128"]`` -> dict of strings, parsed by each field's type when
+    the config is built (not as YAML: ``0x64``, ``0o17``, ``1:30`` or ``yes`` are refused, not reinterpreted)."""
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -224,37 +283,41 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         k = k.strip()
         if k not in FIELDS:
             raise DrestError(f"config: unknown key {k!r}; known keys: {', '.join(FIELDS)}")
-        try:
-            parsed = yaml.safe_load(v)
-        except yaml.YAMLError:
-            parsed = v
-        out[k] = v if parsed is None and v.strip() else parsed
+        out[k] = v
     return out
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
+def _yaml_strings(text: str):
+    """YAML with every scalar kept as a string (YAML 1.1's implicit types -- hex, octal, base 60,
+    yes/no -- never apply); each field's parser then reads it strictly."""
+    return yaml.load(text, Loader=yaml.BaseLoader)
+
+
+def read_config_file(path: str | Path, label: str = "--config") -> dict[str, Any]:
     p = Path(path)
-    if not p.exists():
-        raise DrestError(f"--config: no such file {str(p)!r}")
-    text = p.read_text()
+    if not p.is_file():
+        raise DrestError(f"{label}: no such file {str(p)!r}")
     try:
+        text = p.read_text(encoding="utf-8")
         if p.suffix == ".toml":
             import tomllib
 
             d = tomllib.loads(text)
         else:
-            d = yaml.safe_load(text) or {}
-    except Exception as exc:  # noqa: BLE001 - any parse error becomes one line
+            d = _yaml_strings(text)
+    except Exception as exc:  # noqa: BLE001 - any read/parse error becomes one line
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DrestError(f"--config: cannot parse {str(p)!r}: {msg}") from None
+        raise DrestError(f"{label}: cannot parse {str(p)!r}: {msg}") from None
+    if d is None or d == "":
+        raise DrestError(f"{label}: {str(p)!r} is empty")
     if not isinstance(d, dict):
-        raise DrestError(f"--config: {str(p)!r} must hold a mapping of key: value")
+        raise DrestError(f"{label}: {str(p)!r} must hold a mapping of key: value")
     return d
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                 base: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then ``base``, then the file at ``path``, then ``overrides``."""
+    """Defaults, then ``base``, then the file at ``path``, then ``overrides``; presets applied."""
     d: dict[str, Any] = dict(base or {})
     if path is not None:
         d.update(read_config_file(path))
@@ -264,16 +327,3 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
     write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
-
-
-# Per-algorithm defaults applied under a file / flags / --set (chosen with short runs; docs/rl.md).
-PRESETS: dict[str, dict[str, Any]] = {
-    "ppo": {},
-    "a2c": {"num_steps": 16, "lr": 7e-4, "optimizer": "rmsprop"},
-}
-
-
-def resolve(d: dict[str, Any]) -> TrainConfig:
-    """A config from user keys on top of the preset of their algorithm."""
-    algo = d.get("algo", "ppo")
-    return from_dict({**PRESETS.get(algo, {}), **d})

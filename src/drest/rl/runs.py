@@ -27,13 +27,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import yaml
 
 from ..errors import DrestError
 from ..io import append_jsonl, atomic_open, read_jsonl, write_atomic
 from . import networks
 from .common import num_devices, seed_keys, wrap_devices
-from .config import TrainConfig, from_dict, save_config
+from .config import TrainConfig, from_dict, read_config_file, save_config
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -81,7 +80,11 @@ def read_run_config(run_dir: Path) -> TrainConfig:
     p = Path(run_dir) / CONFIG
     if not p.exists():
         raise DrestError(f"run: {str(run_dir)!r} has no {CONFIG}; is it a drest run directory?")
-    return from_dict(yaml.safe_load(p.read_text()) or {})
+    try:
+        return from_dict(read_config_file(p, label="run"))
+    except DrestError as exc:  # never train or measure with something other than the config written
+        raise DrestError(f"{exc} (the run's {CONFIG} is damaged or was never written complete; "
+                         "start the run again in a new directory)") from None
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

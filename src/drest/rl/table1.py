@@ -23,7 +23,7 @@ import numpy as np
 from .. import _xla
 from ..errors import DrestError
 from ..io import read_jsonl, write_atomic
-from .config import TrainConfig, resolve
+from .config import TrainConfig, from_dict
 from .runs import CHECKPOINT, install_sigterm, mean_sd, read_meta, read_metrics, read_run_config, train_run
 
 WALL_TIME = "wall_time.jsonl"
@@ -65,7 +65,7 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
         else:
             d = {**(overrides or {}), "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds}
             d.setdefault("eval_every", max(steps // 20, 1))
-            config = resolve(d)  # fails here, before any run starts, on a bad override
+            config = from_dict(d)  # fails here, before any run starts, on a bad override
             if run_dir.exists() and any(run_dir.iterdir()):
                 for p in run_dir.iterdir():  # an aborted start (config written, no checkpoint yet)
                     p.unlink()
