@@ -21,6 +21,7 @@ so that a jitted policy compiles only a handful of shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -201,6 +202,15 @@ class MonteCarloResult:
     expected_coins: np.ndarray
 
 
+@lru_cache(maxsize=None)
+def _batched(env):
+    """Jitted, vmapped reset and step of ``env``, made once per env setting (not per call,
+    so repeated Monte Carlo checks compile once per array shape)."""
+    import jax
+
+    return jax.jit(jax.vmap(env.reset, (0, None))), jax.jit(jax.vmap(env.step, (0, 0, 0, None)))
+
+
 def monte_carlo(world: World, policy, n_rollouts: int = 4096, seed: int = 0) -> MonteCarloResult:
     """Estimate the metrics by playing ``n_rollouts`` mini-episodes in the JAX environment
     (an independent code path from :func:`evaluate`, so each checks the other)."""
@@ -212,8 +222,8 @@ def monte_carlo(world: World, policy, n_rollouts: int = 4096, seed: int = 0) -> 
     params = env.make_params([world])
     rng = np.random.default_rng(seed)
     keys = jax.random.split(jax.random.PRNGKey(seed), n_rollouts)
-    obs, state = jax.vmap(env.reset, (0, None))(keys, params)
-    step = jax.jit(jax.vmap(env.step, (0, 0, 0, None)))
+    reset, step = _batched(env)
+    obs, state = reset(keys, params)
     done = np.zeros(n_rollouts, bool)
     length_index = np.zeros(n_rollouts, np.int64)
     coins = np.zeros(n_rollouts)
