@@ -77,6 +77,7 @@ def test_bad_input():
         DReSTWrapper(env, lam=1.5)
 
 
+@pytest.mark.slow
 def test_stable_baselines3_trains_on_the_wrapper():
     sb3 = pytest.importorskip("stable_baselines3")
     env = DReSTWrapper(GridWorldEnv("paper-test"), meta_episode_size=4)

@@ -65,6 +65,7 @@ def test_make_train_is_jittable_and_vmaps_over_seeds():
     assert not np.allclose(w[0], w[1])
 
 
+@pytest.mark.slow
 def test_resume_gives_identical_numbers(tmp_path):
     cfg = from_dict(TINY)
     runs.train_run(cfg, tmp_path / "a", progress=False)
@@ -80,6 +81,7 @@ def test_resume_gives_identical_numbers(tmp_path):
             np.testing.assert_array_equal(za[k], zb[k])
 
 
+@pytest.mark.slow
 def test_interrupt_leaves_usable_checkpoint(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     real = runs.evaluate_params
@@ -105,6 +107,7 @@ def test_interrupt_leaves_usable_checkpoint(tmp_path, monkeypatch, capsys):
     assert steps == [0, 256, 512, 768, 1024]
 
 
+@pytest.mark.slow
 def test_nan_stops_with_message_and_keeps_last_good(tmp_path, monkeypatch, capsys):
     from drest.rl import ppo
 
@@ -125,6 +128,7 @@ def test_nan_stops_with_message_and_keeps_last_good(tmp_path, monkeypatch, capsy
     assert meta["update"] == 0 and meta["evaluated"]
 
 
+@pytest.mark.slow
 def test_short_training_learns():
     """PPO with DReST on a slice of the train bank: NEUTRALITY and USEFULNESS rise."""
     from drest.metrics import evaluate_bank
@@ -152,6 +156,7 @@ def test_short_training_learns():
     assert after.neutrality > before.neutrality + 0.03  # measured: 0.527 -> 0.583 (U 0.237 -> 0.481)
 
 
+@pytest.mark.slow
 def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
     """Four tiny runs in two single-threaded worker processes; a re-run skips them."""
     from drest.rl import table1
@@ -207,6 +212,7 @@ def test_xla_flags_go_before_a_users_stray_word(monkeypatch):
                                        "--xla_force_host_platform_device_count=2 stray=1")
 
 
+@pytest.mark.slow
 def test_two_seed_init_of_3x512_networks_finishes():
     """The vmapped init of 2 seeds with the paper's 3x512 networks deadlocked inside XLA;
     seeds are now initialised one after another (run in a subprocess so a hang fails)."""
