@@ -143,7 +143,12 @@ def _reproduce(args) -> int:
     from .runs import install_sigterm
     from .table1 import reproduce_table1
 
+    overrides = parse_set(args.set)
+    fixed = {"algo": "the table trains both algorithms", "reward": "the table trains both rewards",
+             "total_steps": "use --steps", "num_seeds": "use --seeds"}
+    for key in overrides.keys() & fixed.keys():
+        raise DrestError(f"--set {key}: reproduce table1 sets {key} itself ({fixed[key]}); drop --set {key}")
     install_sigterm()
-    reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), parse_set(args.set),
+    reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), overrides,
                      progress=not args.no_progress, jobs=None if args.jobs is None else _int("--jobs", args.jobs))
     return 0
