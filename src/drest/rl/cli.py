@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import DrestError
-from ..io import write_atomic
+from ..io import check_out_dir, write_atomic
 
 
 def _use_all_cores() -> None:
@@ -91,6 +91,7 @@ def _train(args) -> int:
         d.update({k: v for k, v in flags.items() if v is not None})
         d.update(parse_set(args.set))
         config, out = from_dict(d), args.out
+        check_out_dir(out)  # a file or an unwritable place fails here, before any work
     install_sigterm()
     meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress)
     _print_last(Path(out))
@@ -148,6 +149,7 @@ def _reproduce(args) -> int:
              "total_steps": "use --steps", "num_seeds": "use --seeds"}
     for key in overrides.keys() & fixed.keys():
         raise DrestError(f"--set {key}: reproduce table1 sets {key} itself ({fixed[key]}); drop --set {key}")
+    check_out_dir(args.out)
     install_sigterm()
     reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), overrides,
                      progress=not args.no_progress, jobs=None if args.jobs is None else _int("--jobs", args.jobs))
