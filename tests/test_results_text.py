@@ -1,0 +1,60 @@
+"""The numbers results/table1/README.md quotes are the committed data's."""
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from drest.io import read_jsonl
+
+TABLE1 = Path(__file__).parents[1] / "results" / "table1"
+README = (TABLE1 / "README.md").read_text()
+
+
+def _pm(pair) -> str:
+    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
+
+
+def test_results_table_is_table1_json():
+    for row in json.loads((TABLE1 / "run" / "table1.json").read_text())["rows"]:
+        agent = f"{row['algo'].upper()} {'DReST' if row['reward'] == 'drest' else 'default'}"
+        line = next(l for l in README.splitlines() if l.startswith(f"| {agent} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == _pm(row["test_neutrality"]) and cells[3] == _pm(row["test_usefulness"]), line
+        assert cells[5].startswith(_pm(row["train_neutrality"])) and cells[6].startswith(_pm(row["train_usefulness"]))
+
+
+def test_a2c_drest_test_neutrality_peak_is_the_logged_one():
+    means = defaultdict(list)
+    for r in read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl"):
+        if r["split"] == "test":
+            means[r["env_steps"]].append(r["neutrality"])
+    steps, peak = max(((s, np.mean(v)) for s, v in means.items()), key=lambda sv: sv[1])
+    claim = re.search(r"test NEUTRALITY peaked at (\d\.\d+) at\s+(\d+)M steps", README)
+    assert claim, "the README no longer states the A2C DReST peak"
+    assert (float(claim.group(1)), int(claim.group(2))) == (round(peak, 3), round(steps / 1e6)) == (0.725, 15)
+
+
+def test_per_world_analysis_output_is_committed_and_quoted():
+    out = (TABLE1 / "default_per_world.txt").read_text()
+    above = defaultdict(list)
+    for algo, n in re.findall(r"\('(\w+)', 'default'\) seed \d: .*?worlds above 0.5 bits (\d+)", out):
+        above[algo].append(int(n))
+    assert f"PPO {min(above['ppo'])}-{max(above['ppo'])} of" in README.replace("\n  ", " ")
+    assert f"A2C {min(above['a2c'])}-{max(above['a2c'])} worlds above 0.5 bits" in README.replace("\n  ", " ")
+
+
+def test_docs_rl_5m_table_is_the_first_table1_evaluation():
+    doc = (Path(__file__).parents[1] / "docs" / "rl.md").read_text()
+    for name, label in [("ppo-drest", "PPO DReST"), ("ppo-default", "PPO default"), ("a2c-drest", "A2C DReST"),
+                        ("a2c-default", "A2C default")]:
+        records = read_jsonl(TABLE1 / "run" / name / "metrics.jsonl")
+        first = sorted({r["env_steps"] for r in records})[1]
+        cells = []
+        for split in ("train", "test"):
+            for metric in ("neutrality", "usefulness"):
+                v = [r[metric] for r in records if r["env_steps"] == first and r["split"] == split]
+                cells.append(_pm((np.mean(v), np.std(v, ddof=1))))
+        assert f"| {label} | {first:,} | {' | '.join(cells)} |" in doc
