@@ -58,3 +58,16 @@ def test_docs_rl_5m_table_is_the_first_table1_evaluation():
                 v = [r[metric] for r in records if r["env_steps"] == first and r["split"] == split]
                 cells.append(_pm((np.mean(v), np.std(v, ddof=1))))
         assert f"| {label} | {first:,} | {' | '.join(cells)} |" in doc
+
+
+def test_quickstart_numbers_are_the_committed_runs():
+    records = read_jsonl(Path(__file__).parents[1] / "results" / "quickstart" / "run" / "metrics.jsonl")
+    last = max(r["env_steps"] for r in records)
+    readme = (Path(__file__).parents[1] / "README.md").read_text().replace("\n  ", " ")
+    got = {}
+    for split in ("train", "test"):
+        for metric in ("neutrality", "usefulness"):
+            v = [r[metric] for r in records if r["env_steps"] == last and r["split"] == split]
+            got[split, metric] = _pm((np.mean(v), np.std(v, ddof=1)))
+    assert (f"train NEUTRALITY {got['train', 'neutrality']}, USEFULNESS {got['train', 'usefulness']}; "
+            f"test {got['test', 'neutrality']} / {got['test', 'usefulness']}") in readme
