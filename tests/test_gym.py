@@ -1,5 +1,6 @@
 """Gymnasium adapter and DReST wrapper: env_checker, the JAX env's dynamics, SB3."""
 
+import gymnasium as gym
 import jax
 import numpy as np
 import pytest
@@ -183,3 +184,41 @@ def test_wrapper_keeps_a_chosen_world_and_redraws_after_the_meta_episode():
         firsts.append(world)
         env.reset()
     assert len(set(firsts)) >= 6, firsts
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(lam="0.9"), "lam"), (dict(lam=True), "lam"), (dict(lam=float("nan")), "lam"),
+    (dict(meta_episode_size="3"), "meta_episode_size"), (dict(meta_episode_size=True), "meta_episode_size"),
+    (dict(meta_episode_size=2.0), "meta_episode_size"), (dict(num_lengths=0), "num_lengths"),
+    (dict(num_lengths=1.5), "num_lengths"),
+])
+def test_wrapper_settings_are_checked_by_type(kwargs, field):
+    with pytest.raises(DrestError, match=f"^{field}:"):
+        DReSTWrapper(GridWorldEnv([CORRIDOR]), **kwargs)
+
+
+def test_bad_worlds_argument_and_bad_inner_info_are_one_line():
+    with pytest.raises(DrestError, match="^worlds: give a bank name"):
+        GridWorldEnv(5)
+    with pytest.raises(DrestError, match="^worlds: give a bank name"):
+        GridWorldEnv([CORRIDOR, "paper-test"])
+
+    class Inner(gym.Env):
+        observation_space, action_space = gym.spaces.Discrete(1), gym.spaces.Discrete(1)
+
+        def __init__(self, info):
+            self.info = info
+
+        def reset(self, *, seed=None, options=None):
+            return 0, {}
+
+        def step(self, action):
+            return 0, 1.0, True, False, self.info
+
+    for info, words in [({"length_index": 0, "num_lengths": 2, "m": 0.0}, r"^info\['m'\]"),
+                        ({"length_index": 2, "num_lengths": 2}, r"^info\['length_index'\]: must be an integer in 0..1"),
+                        ({"length_index": "0", "num_lengths": 2}, r"^info\['length_index'\]")]:
+        env = DReSTWrapper(Inner(info), meta_episode_size=2)
+        env.reset(seed=0)
+        with pytest.raises(DrestError, match=words):
+            env.step(0)

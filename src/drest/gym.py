@@ -18,6 +18,8 @@ last step, 0 before, as in the reference implementation.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -26,6 +28,14 @@ from .env import OBS_DTYPE, bank_arrays, channels
 from .errors import DrestError
 from .reward import drest_reward
 from .worlds import World, load_bank
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 class GridWorldEnv(gym.Env):
@@ -37,8 +47,13 @@ class GridWorldEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, worlds: str | list[World] = "paper-train", render_mode: str | None = None):
-        self.worlds = load_bank(worlds) if isinstance(worlds, str) else list(worlds)
+    def __init__(self, worlds: str | Path | list[World] = "paper-train", render_mode: str | None = None):
+        if isinstance(worlds, (str, Path)):
+            self.worlds = load_bank(worlds)
+        elif isinstance(worlds, (list, tuple)) and all(isinstance(w, World) for w in worlds):
+            self.worlds = list(worlds)
+        else:
+            raise DrestError(f"worlds: give a bank name, a world file path or a list of World, got {worlds!r:.80}")
         self._a = bank_arrays(self.worlds)
         self.shape = self.worlds[0].shape
         C = self.shape[0] * self.shape[1]
@@ -121,10 +136,12 @@ class DReSTWrapper(gym.Wrapper):
     def __init__(self, env: gym.Env, lam: float = 0.9, meta_episode_size: int = 32,
                  num_lengths: int | None = None, normalise: bool = True):
         super().__init__(env)
-        if not 0.0 < lam < 1.0:
+        if not _is_number(lam) or not 0.0 < lam < 1.0:
             raise DrestError(f"lam: the DReST discount must be strictly between 0 and 1, got {lam!r}")
-        if int(meta_episode_size) != meta_episode_size or meta_episode_size < 1:
+        if not _is_int(meta_episode_size) or meta_episode_size < 1:
             raise DrestError(f"meta_episode_size: must be an integer >= 1, got {meta_episode_size!r}")
+        if num_lengths is not None and (not _is_int(num_lengths) or num_lengths < 1):
+            raise DrestError(f"num_lengths: must be an integer >= 1 or None, got {num_lengths!r}")
         self.lam, self.meta_episode_size = lam, int(meta_episode_size)
         self.num_lengths, self.normalise = num_lengths, normalise
         self._episode = None  # None until reset; 0 once the meta-episode has ended
@@ -154,11 +171,17 @@ class DReSTWrapper(gym.Wrapper):
         if "length_index" not in info:
             raise DrestError("DReSTWrapper: the inner env's final info must report 'length_index' "
                              "(which trajectory length the episode ended with)")
-        li = int(info["length_index"])
+        li = info["length_index"]
         k = self.num_lengths or info.get("num_lengths")
         if k is None:
             raise DrestError("num_lengths: pass DReSTWrapper(num_lengths=k) or report info['num_lengths']")
-        m = float(info.get("m", 1.0)) if self.normalise else 1.0
+        if not _is_int(li) or not 0 <= li < k:
+            raise DrestError(f"info['length_index']: must be an integer in 0..{k - 1} (k = {k} lengths), got {li!r}")
+        m = info.get("m", 1.0) if self.normalise else 1.0
+        if not _is_number(m) or not m > 0 or not np.isfinite(m):
+            raise DrestError(f"info['m']: the most coins for this length must be a number > 0, got {m!r}; "
+                             "or pass DReSTWrapper(normalise=False)")
+        li, m = int(li), float(m)
         n_before = self._counts.get(li, 0)
         reward = float(drest_reward(self._coins, m, n_before, self._episode, k, self.lam))
         self._counts[li] = n_before + 1
