@@ -96,6 +96,9 @@ ROWS = [
     (["report", "{d}/run", "--out", "{d}/file/r.html"], "--out"),
     (["report", "{d}/run", "--out", "{d}/empty"], "--out"),
     (["report", "{d}/run", "--out", "{d}/r.html", "--worlds", "abc"], "--worlds"),
+    (["report", "{d}/run", "--out", "{d}/r.html", "--worlds", "5-2"], "--worlds: the range 5-2 runs backwards"),
+    (["report", "{d}/run", "--out", "{d}/r.html", "--worlds", "+1"], "--worlds: expected 'all'"),
+    (["report", "{d}/run", "--out", "{d}/r.html", "--worlds", "0-999"], "--worlds: index 200 is out of range"),
     # drest llm
     (["llm", "datasets", "--out", "{d}/file"], "--out", "llm-eval"),
     (["llm", "eval", "--model", "{d}/nothing-here", "--dataset", "neutrality-test"], "model: no such file"),

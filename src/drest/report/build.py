@@ -239,12 +239,14 @@ def parse_worlds(spec: str, n: int) -> list[int]:
     if spec.strip() == "all":
         return list(range(n))
     out = set()
-    try:
-        for part in spec.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
-    except ValueError:
-        raise DrestError(f"--worlds: expected 'all' or indices like 0-9 or 0,5,17, got {spec!r}") from None
+    for part in spec.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        # digits only: int() would also take '+1', '1_0' and non-ASCII digits
+        if not all(x.isascii() and x.isdigit() for x in ((lo, hi) if sep else (lo,))):
+            raise DrestError(f"--worlds: expected 'all' or indices like 0-9 or 0,5,17, got {spec!r}")
+        if sep and int(lo) > int(hi):
+            raise DrestError(f"--worlds: the range {part.strip()} runs backwards; write {hi}-{lo}")
+        out.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
     bad = sorted(i for i in out if not 0 <= i < n)
     if bad:
         raise DrestError(f"--worlds: index {bad[0]} is out of range; the test bank has {n} worlds (0..{n - 1})")

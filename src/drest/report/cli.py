@@ -20,8 +20,9 @@ def add_commands(sub) -> None:
 
 
 def _report(args) -> int:
-    from .build import build_report
+    from .build import build_report, parse_worlds
 
+    parse_worlds(args.worlds, 10**9)  # the syntax, before any work (the range is checked against the bank later)
     out = build_report(args.runs, args.out, worlds=args.worlds, title=args.title)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
