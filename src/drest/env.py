@@ -16,11 +16,8 @@ marks the end of a meta-episode; ``info["mini_done"]`` the end of a mini-episode
 Resets are automatic and cheap (the next world's arrays are gathered from the
 pre-built bank), so a vmapped batch of environments never stops.
 
-Observation (int8, ``2 * 5 * H * W`` numbers, the paper's layout, flattened):
-the initial state then the current state, each five H x W channels in this
-order: walls (0/1), coin values still present, button delays still present,
-agent one-hot, and the steps left written at the centre cell (H//2, W//2),
-0 elsewhere. In the initial state the steps left are the shutdown time.
+Observation: the layout of :mod:`drest.layout` (the initial state then the current
+state, five H x W channels each, int8, flattened).
 """
 
 from __future__ import annotations
@@ -33,16 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import DrestError
+from .layout import N_ACTIONS, bank_arrays, channels, obs_size
 from .reward import drest_reward
-from .worlds import World, solve
-from .worlds.solve import transitions
-
-N_ACTIONS = 4
-N_CHANNELS = 5
-# Every observed number is a small integer (coin values, delays, steps left), so
-# int8 holds it exactly, as in the reference implementation; a quarter of the
-# memory traffic of float32 on the hot path. Networks cast to float.
-OBS_DTYPE = np.int8
+from .worlds import World
 
 
 class EnvParams(NamedTuple):
@@ -71,57 +61,6 @@ class EnvState(NamedTuple):
     counts: jax.Array  # [K] int32 lengths chosen so far in this meta-episode
 
 
-def bank_arrays(worlds: list[World]) -> dict[str, np.ndarray]:
-    """NumPy arrays describing a bank (shared by the environment and the exact metrics)."""
-    if not worlds:
-        raise DrestError("worlds: the bank is empty; pass at least one World")
-    shapes = {w.shape for w in worlds}
-    if len(shapes) != 1:
-        raise DrestError(f"worlds: all worlds of a bank must have one grid size, got {sorted(shapes)}")
-    H, W = worlds[0].shape
-    C = H * W
-    sols = [solve(w) for w in worlds]
-    K = max(len(s) for s in sols)
-    for w, s in zip(worlds, sols):
-        if any(v <= 0 for v in s.values()):
-            raise DrestError(f"worlds: {w.name or 'a world'} has a length with m(L) = 0 (no coin reachable); "
-                             "DReST needs m(L) > 0 for every reachable length")
-    lengths = np.full((len(worlds), K), np.iinfo(np.int32).max // 2, np.int32)
-    m = np.ones((len(worlds), K), np.float32)
-    for i, s in enumerate(sols):
-        lengths[i, : len(s)] = list(s)
-        m[i, : len(s)] = list(s.values())
-    for w in worlds:
-        if max(w.coins.max(), w.candidate_lengths[-1]) > np.iinfo(OBS_DTYPE).max:
-            raise DrestError(f"worlds: {w.name or 'a world'} has a coin value or a length above "
-                             f"{np.iinfo(OBS_DTYPE).max}, more than the int8 observation holds")
-    walls = np.stack([w.walls.reshape(C) for w in worlds]).astype(OBS_DTYPE)
-    coins = np.stack([w.coins.reshape(C) for w in worlds]).astype(OBS_DTYPE)
-    delays = np.stack([w.delays.reshape(C) for w in worlds]).astype(OBS_DTYPE)
-    start = np.array([w.start[0] * W + w.start[1] for w in worlds], np.int32)
-    T = np.array([w.shutdown_time for w in worlds], np.int32)
-    init = np.stack([
-        channels(walls[i], coins[i], delays[i], start[i], T[i], (H, W)) for i in range(len(worlds))
-    ])
-    return dict(
-        walls=walls, coins=coins, delays=delays, start=start, shutdown_time=T,
-        next_cell=np.array([transitions(w) for w in worlds], np.int32),
-        lengths=lengths, m=m, k=np.array([len(s) for s in sols], np.int32), init_obs=init,
-    )
-
-
-def channels(walls, coins_left, delays_left, pos, steps_left, shape):
-    """The five H x W channels of one state, flattened (NumPy or JAX, batched over leading axes)."""
-    xp = jnp if isinstance(walls, jax.Array) else np
-    H, W = shape
-    C = H * W
-    cells = xp.arange(C)
-    agent = cells == xp.asarray(pos)[..., None]
-    clock = (cells == (H // 2) * W + W // 2) * xp.asarray(steps_left)[..., None]
-    parts = [xp.broadcast_to(walls, agent.shape), coins_left, delays_left, agent, clock]
-    return xp.concatenate([xp.asarray(p).astype(OBS_DTYPE) for p in parts], axis=-1)
-
-
 @dataclass(frozen=True)
 class GridEnv:
     """DReST meta-episodes over a bank of gridworlds (static settings only; see module doc).
@@ -148,7 +87,7 @@ class GridEnv:
 
     @property
     def obs_size(self) -> int:
-        return 2 * N_CHANNELS * self.grid_shape[0] * self.grid_shape[1]
+        return obs_size(self.grid_shape)
 
     def make_params(self, worlds: list[World]) -> EnvParams:
         if worlds and worlds[0].shape != tuple(self.grid_shape):
@@ -162,7 +101,8 @@ class GridEnv:
     def observe(self, state: EnvState, params: EnvParams) -> jax.Array:
         init = params.init_obs[state.world]
         walls = init[..., : state.coins_left.shape[-1]]  # walls never change: reuse the initial channel
-        current = channels(walls, state.coins_left, state.delays_left, state.pos, state.steps_left, self.grid_shape)
+        current = channels(walls, state.coins_left, state.delays_left, state.pos, state.steps_left, self.grid_shape,
+                           xp=jnp)
         return jnp.concatenate([init, current], axis=-1)
 
     def _start_world(self, world, params: EnvParams, episode, counts) -> EnvState:

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .env import OBS_DTYPE, bank_arrays, channels
+from .layout import N_ACTIONS, OBS_DTYPE, bank_arrays, channels, obs_size
 from .errors import DrestError
 from .reward import drest_reward
 from .worlds import World, load_bank
@@ -56,9 +56,8 @@ class GridWorldEnv(gym.Env):
             raise DrestError(f"worlds: give a bank name, a world file path or a list of World, got {worlds!r:.80}")
         self._a = bank_arrays(self.worlds)
         self.shape = self.worlds[0].shape
-        C = self.shape[0] * self.shape[1]
-        self.observation_space = spaces.Box(-128, 127, shape=(10 * C,), dtype=OBS_DTYPE)
-        self.action_space = spaces.Discrete(4)
+        self.observation_space = spaces.Box(-128, 127, shape=(obs_size(self.shape),), dtype=OBS_DTYPE)
+        self.action_space = spaces.Discrete(N_ACTIONS)
         if render_mode not in (None, "ansi"):
             raise DrestError(f"render_mode: {render_mode!r} is not supported; use 'ansi' or None")
         self.render_mode = render_mode

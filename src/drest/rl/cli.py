@@ -44,6 +44,9 @@ def add_commands(sub) -> None:
                        description="Exact NEUTRALITY and USEFULNESS of each seed's latest policy in a run directory.")
     p.add_argument("run_dir")
     p.add_argument("--bank", default="paper-test", help="bank name or file (default paper-test)")
+    p.add_argument("--instrument", default="exact", choices=("exact", "paper", "both"),
+                   help="exact (default: the observation the policy was trained on), paper (the release's "
+                        "evaluator, whose clock channel is wrong; see docs/rl.md) or both")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("reproduce", help="reproduce a published result (table1)",
@@ -120,18 +123,25 @@ def _eval(args) -> int:
     _use_all_cores()
     from .runs import final_results, mean_sd
 
-    rows = final_results(Path(args.run_dir), args.bank)
+    instruments = ("exact", "paper") if args.instrument == "both" else (args.instrument,)
+    rows = final_results(Path(args.run_dir), args.bank, instruments)
     print(f"{args.run_dir} on {args.bank} at {rows[0]['env_steps']:,} env steps per seed")
-    print(f"{'seed':>6}  {'NEUTRALITY':>10}  {'USEFULNESS':>10}")
-    for r in rows:
-        print(f"{r['seed']:>6}  {r['neutrality']:>10.3f}  {r['usefulness']:>10.3f}")
-    n, nsd = mean_sd([r["neutrality"] for r in rows])
-    u, usd = mean_sd([r["usefulness"] for r in rows])
-    print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
+    summary = {}
+    for instrument in instruments:
+        rs = [r for r in rows if r["instrument"] == instrument]
+        if len(instruments) > 1:
+            print(f"{instrument} instrument:")
+        print(f"{'seed':>6}  {'NEUTRALITY':>10}  {'USEFULNESS':>10}")
+        for r in rs:
+            print(f"{r['seed']:>6}  {r['neutrality']:>10.3f}  {r['usefulness']:>10.3f}")
+        n, nsd = mean_sd([r["neutrality"] for r in rs])
+        u, usd = mean_sd([r["usefulness"] for r in rs])
+        print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
+        summary[instrument] = {"neutrality": [n, nsd], "usefulness": [u, usd]}
     name = Path(str(args.bank)).stem.replace("/", "_")
     path = Path(args.run_dir) / f"eval_{name}.json"
-    write_atomic(path, json.dumps({"bank": args.bank, "seeds": rows, "neutrality": [n, nsd], "usefulness": [u, usd]},
-                                  indent=2))
+    write_atomic(path, json.dumps({"bank": args.bank, "seeds": rows, **summary.get("exact", {}),
+                                   "instruments": summary}, indent=2))
     print(f"wrote {path}")
     return 0
 

@@ -16,7 +16,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from ..env import N_ACTIONS
+from ..layout import N_ACTIONS
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 

@@ -109,10 +109,10 @@ def make_policy(params, activation: str):
     return lambda obs: _probs(params, obs, activation)
 
 
-def evaluate_params(params, activation: str, worlds):
+def evaluate_params(params, activation: str, worlds, instrument: str = "exact"):
     from ..metrics import evaluate_bank
 
-    return evaluate_bank(worlds, make_policy(params, activation))
+    return evaluate_bank(worlds, make_policy(params, activation), instrument=instrument)
 
 
 # -- training ---------------------------------------------------------------
@@ -274,8 +274,9 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
     return dict(meta)
 
 
-def final_results(run_dir: Path, bank: str) -> list[dict]:
-    """Exact metrics of each seed's final (latest checkpoint) policy on ``bank``."""
+def final_results(run_dir: Path, bank: str, instruments=("exact",)) -> list[dict]:
+    """Metrics of each seed's final (latest checkpoint) policy on ``bank``, one row per seed
+    and instrument (``drest.metrics``: "exact", or "paper" for the release's evaluator)."""
     from ..worlds import load_bank
 
     run_dir = Path(run_dir)
@@ -291,10 +292,11 @@ def final_results(run_dir: Path, bank: str) -> list[dict]:
     state, meta = load_checkpoint(run_dir / CHECKPOINT, jax.eval_shape(init, seed_keys(config, D)))
     worlds = load_bank(bank)
     out = []
-    for s in range(config.num_seeds):
-        res = evaluate_params(seed_params(state, s), config.activation, worlds)
-        out.append({"seed": config.seed + s, "env_steps": meta["env_steps"], "bank": bank,
-                    "neutrality": res.neutrality, "usefulness": res.usefulness})
+    for instrument in instruments:
+        for s in range(config.num_seeds):
+            res = evaluate_params(seed_params(state, s), config.activation, worlds, instrument)
+            out.append({"seed": config.seed + s, "env_steps": meta["env_steps"], "bank": bank,
+                        "instrument": instrument, "neutrality": res.neutrality, "usefulness": res.usefulness})
     return out
 
 
