@@ -24,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .layout import N_ACTIONS, OBS_DTYPE, bank_arrays, channels, obs_size
 from .errors import DrestError
+from .layout import N_ACTIONS, OBS_DTYPE, bank_arrays, channels, obs_size
 from .reward import drest_reward
 from .worlds import World, load_bank
 

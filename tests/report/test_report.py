@@ -12,7 +12,7 @@ from drest.cli import main
 from drest.metrics import evaluate
 from drest.report import build
 from drest.report.build import build_report, paper_cells, summary_rows, world_figure
-from drest.report.paper import paper_curve_rows, paper_curves
+from drest.paper import paper_curve_rows, paper_curves
 from drest.report.visitation import visitation
 from drest.rl.config import TrainConfig, save_config
 from drest.worlds import World
@@ -54,6 +54,23 @@ def test_summary_mean_and_sd_from_metrics(tmp_path):
     assert "<td>0.300 ± 0.141</td><td class=\"paper\">0.839</td>" in table
     assert "<td>0.300 ± 0.071</td><td class=\"paper\">0.921</td>" in table
     assert "No checkpoint yet" in page
+
+
+def test_summary_shows_the_paper_instrument_where_scored(tmp_path):
+    run = make_run(tmp_path / "ppo-drest", RECORDS, algo="ppo", reward="drest")
+    # what `drest eval RUN --instrument both` writes for the test bank (2 seeds)
+    seeds = [{"seed": s, "env_steps": 1000, "bank": "paper-test", "instrument": inst, "neutrality": n, "usefulness": u}
+             for s, (inst, n, u) in enumerate([("paper", 0.6, 0.5), ("paper", 0.7, 0.7)])]
+    (run / "eval_paper-test.json").write_text(json.dumps({"bank": "paper-test", "env_steps": 1000, "seeds": seeds}))
+    rl, _ = build.collect([run])
+    (row,) = summary_rows(rl)
+    assert row["paper_test_neutrality"][:2] == pytest.approx((0.65, np.sqrt(0.005)))
+    assert row["paper_test_usefulness"][2] == 2 and row["paper_train_neutrality"] is None
+    table = build.summary_table(rl)
+    # ours (exact), ours with the paper's instrument, the paper's
+    assert "<td>0.800 ± 0.100</td><td>0.650 ± 0.071</td><td class=\"paper\">0.747 ± 0.008</td>" in table
+    assert "<td>0.300 ± 0.141</td><td>—</td><td class=\"paper\">0.845</td>" in table
+    assert "ours, paper&#x27;s instrument" in table or "ours, paper's instrument" in table
 
 
 def test_paper_column_is_method_md_table1():

@@ -170,7 +170,18 @@ def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
         assert meta["done"] and meta["update"] == 2
         assert runs.read_run_config(tmp_path / f"{a}-{r}").num_seeds == 1
     md = (tmp_path / "table1.md").read_text()
-    assert md.count("| PPO ") == 2 and md.count("| A2C ") == 2 and "Wall time" in md
+    # two tables: with the paper's instrument (like for like), then the exact one
+    assert md.count("| PPO ") == 4 and md.count("| A2C ") == 4 and "Wall time" in md
+    assert md.index("## Like for like") < md.index("## Ours with the exact instrument")
+    for row in table["rows"]:  # each final checkpoint re-scored on the evaluated bank, both instruments
+        run_dir = tmp_path / f"{row['algo']}-{row['reward']}"
+        scored = runs.read_eval(run_dir, "paper-train")
+        assert scored["env_steps"] == 512 and set(scored["instruments"]) == {"exact", "paper"}
+        exact = [r for r in scored["seeds"] if r["instrument"] == "exact"][0]
+        logged = runs.read_metrics(run_dir)[-1]
+        assert (exact["neutrality"], exact["usefulness"]) == (logged["neutrality"], logged["usefulness"])
+        paper = [r for r in scored["seeds"] if r["instrument"] == "paper"][0]
+        assert row["paper_instrument"]["train_neutrality"][0] == paper["neutrality"]
     before = {a + r: (tmp_path / f"{a}-{r}" / "metrics.jsonl").read_text() for a, r in table1.CONFIGS}
     table1.reproduce_table1(tmp_path, 16 * 16 * 2, 1, tiny, progress=False, jobs=2)
     assert before == {a + r: (tmp_path / f"{a}-{r}" / "metrics.jsonl").read_text() for a, r in table1.CONFIGS}
@@ -180,7 +191,8 @@ def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
 
 
 def test_table1_checks_against_the_paper():
-    from drest.rl.table1 import CONFIGS, PAPER, checks
+    from drest.paper import TABLE1 as PAPER
+    from drest.rl.table1 import CONFIGS, checks
 
     def row(algo, reward, n, u):
         return {"algo": algo, "reward": reward, "test_neutrality": (n, 0.01), "test_usefulness": (u, 0.01)}

@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 
 from ..errors import DrestError
 from ..io import atomic_open
-from ..rl.runs import mean_sd
-from .draw import draw_lengths, draw_world
+from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, TABLE1, paper_curves
+from ..rl.runs import mean_sd, read_eval
+from ..worlds.draw import draw_lengths, draw_world
 from .inputs import LLMRun, RLRun, collect
-from .paper import PAPER_DEFAULT_NEUTRALITY, TABLE1, paper_curves
 
 SPLITS = ("test", "train")
 METRICS = ("neutrality", "usefulness")
@@ -84,10 +84,18 @@ def _last(records: list[dict], split: str) -> list[dict]:
     return [r for r in rs if r["env_steps"] == last]
 
 
+def _paper_instrument(run: RLRun, split: str) -> list[dict]:
+    """The run's final seeds scored with the paper's instrument on ``split``'s bank, where
+    ``drest eval --instrument paper|both`` or ``drest reproduce table1`` scored them."""
+    data = read_eval(run.path, run.config.test_bank if split == "test" else run.config.train_bank)
+    return [r for r in data.get("seeds", []) if r.get("instrument") == "paper"] if data else []
+
+
 def summary_rows(runs: list[RLRun]) -> list[dict]:
     """One row per run, plus one per agent type (algo x reward) that has several runs
     (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``env_steps``
-    (latest evaluation) and, per "split_metric", (mean, sd, n seeds) or None."""
+    (latest evaluation) and, per "split_metric" (exact instrument) and
+    "paper_split_metric" (the paper's instrument), (mean, sd, n seeds) or None."""
     groups: dict[tuple[str, str], list[RLRun]] = {}
     for run in runs:
         groups.setdefault(run.agent, []).append(run)
@@ -100,10 +108,13 @@ def summary_rows(runs: list[RLRun]) -> list[dict]:
             row = {"label": label, "agent": agent, "env_steps": None}
             for split in SPLITS:
                 last = [r for run in rs for r in _last(run.records, split)]
+                paper = [r for run in rs for r in _paper_instrument(run, split)]
                 if last:
                     row["env_steps"] = max(row["env_steps"] or 0, max(r["env_steps"] for r in last))
                 for metric in METRICS:
                     row[f"{split}_{metric}"] = (*mean_sd([r[metric] for r in last]), len(last)) if last else None
+                    row[f"paper_{split}_{metric}"] = (*mean_sd([r[metric] for r in paper]), len(paper)) if paper \
+                        else None
             rows.append(row)
     return rows
 
@@ -134,15 +145,21 @@ def paper_cells(agent: tuple[str, str]) -> dict[str, str]:
 
 
 def summary_table(runs: list[RLRun]) -> str:
-    head1 = "".join(f'<th colspan="2">{split} {metric.upper()}</th>' for split in SPLITS for metric in METRICS)
-    head2 = "<th>ours</th><th>paper</th>" * 4
+    rows = summary_rows(runs)
+    # ours with the exact instrument, ours with the paper's (where scored), the paper's
+    both = any(row[f"paper_{s}_{m}"] for row in rows for s in SPLITS for m in METRICS)
+    cols = 3 if both else 2
+    head1 = "".join(f'<th colspan="{cols}">{split} {metric.upper()}</th>' for split in SPLITS for metric in METRICS)
+    head2 = ("<th>ours</th><th>ours, paper's instrument</th><th>paper</th>" if both
+             else "<th>ours</th><th>paper</th>") * 4
     body = []
-    for row in summary_rows(runs):
+    for row in rows:
         paper = paper_cells(row["agent"])
         seeds = max((row[f"{s}_{m}"][2] for s in SPLITS for m in METRICS if row[f"{s}_{m}"]), default=0)
         steps = "—" if row["env_steps"] is None else f"{row['env_steps']:,}"
-        cells = "".join(f"<td>{_ours(row[f'{s}_{m}'])}</td><td class=\"paper\">{paper[f'{s}_{m}']}</td>"
-                        for s in SPLITS for m in METRICS)
+        cells = "".join(f"<td>{_ours(row[f'{s}_{m}'])}</td>"
+                        + (f"<td>{_ours(row[f'paper_{s}_{m}'])}</td>" if both else "")
+                        + f"<td class=\"paper\">{paper[f'{s}_{m}']}</td>" for s in SPLITS for m in METRICS)
         body.append(f"<tr><td class=\"l\">{agent_label(row['agent'])}</td><td class=\"l\">{html.escape(row['label'])}"
                     f"</td><td>{steps}</td><td>{seeds}</td>{cells}</tr>")
     return (f'<table id="summary-table"><thead><tr><th class="l" rowspan="2">agent</th><th class="l" rowspan="2">run'
@@ -390,7 +407,9 @@ def render(rl: list[RLRun], llm: list[LLMRun], worlds: str = "0-9", title: str =
                  'Paper: Table 1 of Cullen et al. (2026), 100M env steps, 5 seeds (population sd, as the paper '
                  'computes it); train values are published without sd. NEUTRALITY in bits (at most 1 with one '
                  'button).' + (f' {PAPER_DEFAULT_NEUTRALITY}' if any(r.agent[1] == 'default' for r in rl) else '')
-                 + '</p>', summary_table(rl), "</section>",
+                 + f' {PAPER_INSTRUMENT} The paper\'s-instrument columns are the final checkpoints re-scored '
+                 '(<code>drest eval RUN --instrument both</code>; <code>drest reproduce table1</code> does it); '
+                 'they are empty where a run was not re-scored.</p>', summary_table(rl), "</section>",
                  '<section id="curves"><h2>Learning curves</h2>',
                  '<p class="note">Solid: ours, mean ± sd over seeds. Dashed: the paper\'s logged curves, mean ± sd '
                  'over its runs. Log step axis (our evaluation before training is not drawn).</p>',

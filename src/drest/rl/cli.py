@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import DrestError
-from ..io import check_out_dir, write_atomic
+from ..io import check_out_dir
 
 
 def _use_all_cores() -> None:
@@ -121,28 +120,22 @@ def _print_last(run_dir: Path) -> None:
 
 def _eval(args) -> int:
     _use_all_cores()
-    from .runs import final_results, mean_sd
+    from .runs import eval_path, write_eval
 
     instruments = ("exact", "paper") if args.instrument == "both" else (args.instrument,)
-    rows = final_results(Path(args.run_dir), args.bank, instruments)
-    print(f"{args.run_dir} on {args.bank} at {rows[0]['env_steps']:,} env steps per seed")
-    summary = {}
+    data = write_eval(Path(args.run_dir), args.bank, instruments)
+    print(f"{args.run_dir} on {args.bank} at {data['env_steps']:,} env steps per seed")
     for instrument in instruments:
-        rs = [r for r in rows if r["instrument"] == instrument]
         if len(instruments) > 1:
             print(f"{instrument} instrument:")
         print(f"{'seed':>6}  {'NEUTRALITY':>10}  {'USEFULNESS':>10}")
-        for r in rs:
-            print(f"{r['seed']:>6}  {r['neutrality']:>10.3f}  {r['usefulness']:>10.3f}")
-        n, nsd = mean_sd([r["neutrality"] for r in rs])
-        u, usd = mean_sd([r["usefulness"] for r in rs])
+        for r in data["seeds"]:
+            if r["instrument"] == instrument:
+                print(f"{r['seed']:>6}  {r['neutrality']:>10.3f}  {r['usefulness']:>10.3f}")
+        summary = data["instruments"][instrument]
+        (n, nsd), (u, usd) = summary["neutrality"], summary["usefulness"]
         print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
-        summary[instrument] = {"neutrality": [n, nsd], "usefulness": [u, usd]}
-    name = Path(str(args.bank)).stem.replace("/", "_")
-    path = Path(args.run_dir) / f"eval_{name}.json"
-    write_atomic(path, json.dumps({"bank": args.bank, "seeds": rows, **summary.get("exact", {}),
-                                   "instruments": summary}, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {eval_path(Path(args.run_dir), args.bank)}")
     return 0
 
 

@@ -300,6 +300,34 @@ def final_results(run_dir: Path, bank: str, instruments=("exact",)) -> list[dict
     return out
 
 
+def eval_path(run_dir: Path, bank: str) -> Path:
+    """Where :func:`write_eval` keeps a run's final scores on ``bank``: ``eval_<bank name>.json``."""
+    return Path(run_dir) / f"eval_{Path(str(bank)).stem.replace('/', '_')}.json"
+
+
+def write_eval(run_dir: Path, bank: str, instruments=("exact",)) -> dict:
+    """:func:`final_results` on ``bank``, with mean ± sd per instrument, written to
+    :func:`eval_path` (atomically) and returned."""
+    rows = final_results(run_dir, bank, instruments)
+    summary = {}
+    for instrument in instruments:
+        rs = [r for r in rows if r["instrument"] == instrument]
+        summary[instrument] = {m: list(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness")}
+    # top-level neutrality/usefulness: the exact instrument's, where it was run
+    data = {"bank": bank, "env_steps": rows[0]["env_steps"], "seeds": rows, **summary.get("exact", {}),
+            "instruments": summary}
+    write_atomic(eval_path(run_dir, bank), json.dumps(data, indent=2))
+    return data
+
+
+def read_eval(run_dir: Path, bank: str) -> dict | None:
+    """What :func:`write_eval` wrote for ``bank``, or None."""
+    try:
+        return json.loads(eval_path(run_dir, bank).read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: score again
+        return None
+
+
 def mean_sd(values) -> tuple[float, float]:
     v = np.asarray(values, float)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0

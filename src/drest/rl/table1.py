@@ -6,7 +6,9 @@ train bank, for the train-test gap). Each configuration is a run directory under
 ``out``; re-running the same command resumes unfinished runs and skips finished
 ones. By default the runs train in parallel, one single-threaded worker process
 per core (``jobs``). The table is printed beside the published one and written as
-``table1.md`` and ``table1.json``.
+``table1.md`` and ``table1.json``, twice: measured with the paper's instrument
+(the release's evaluator, :mod:`drest.metrics`; like for like with the paper's
+numbers, where the targets are checked) and with the exact one.
 """
 
 from __future__ import annotations
@@ -23,26 +25,14 @@ import numpy as np
 from .. import _xla
 from ..errors import DrestError
 from ..io import read_jsonl, write_atomic
+from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
+from ..paper import TABLE1 as PAPER
 from .config import TrainConfig, from_dict
-from .runs import CHECKPOINT, install_sigterm, mean_sd, read_meta, read_metrics, read_run_config, train_run
+from .runs import (CHECKPOINT, install_sigterm, mean_sd, read_eval, read_meta, read_metrics, read_run_config,
+                   train_run, write_eval)
 
 WALL_TIME = "wall_time.jsonl"
 CONFIGS = [("ppo", "drest"), ("ppo", "default"), ("a2c", "drest"), ("a2c", "default")]
-
-# method.md section 5 (test set, 100M env steps, 5 seeds); train values where published
-PAPER = {
-    ("ppo", "default"): {"test_n": (0.0, None), "test_u": (0.667, 0.016), "train_u": 0.947, "train_n": None},
-    ("a2c", "default"): {"test_n": (0.0, None), "test_u": (0.635, 0.014), "train_u": 0.911, "train_n": None},
-    ("ppo", "drest"): {"test_n": (0.747, 0.008), "test_u": (0.742, 0.004), "train_u": 0.886, "train_n": 0.845},
-    ("a2c", "drest"): {"test_n": (0.769, 0.013), "test_u": (0.742, 0.006), "train_u": 0.921, "train_n": 0.839},
-}
-# Why the paper's default NEUTRALITY reads 0.000 (checked against paper_training_curves.csv in the tests)
-PAPER_DEFAULT_NEUTRALITY = (
-    "The paper's 0.000 for the default agents' NEUTRALITY is not a measured value: in the release's logged "
-    "curves every default run's test NEUTRALITY is NaN from 5-22M steps on (0 x log 0 once some world's "
-    "probability of a length reaches exactly 0), and its last finite values were 0.15-0.24 bits."
-)
-
 
 def run_name(algo: str, reward: str) -> str:
     return f"{algo}-{reward}"
@@ -180,26 +170,47 @@ def reproduce_table1(out: Path, steps: int, seeds: int, overrides: dict | None =
     return table
 
 
-def summarise(out: Path) -> dict:
-    """Table 1 from the runs' last evaluations (test and train banks), beside the paper's."""
-    rows = []
-    for algo, reward in CONFIGS:
-        recs = read_metrics(Path(out) / run_name(algo, reward))
-        if not recs:
-            continue
-        last = max(r["env_steps"] for r in recs)
-        row = {"algo": algo, "reward": reward, "env_steps": last}
-        for split in ("test", "train"):
-            rs = [r for r in recs if r["env_steps"] == last and r["split"] == split]
-            if rs:
-                row[f"{split}_neutrality"] = mean_sd([r["neutrality"] for r in rs])
-                row[f"{split}_usefulness"] = mean_sd([r["usefulness"] for r in rs])
-                row["seeds"] = len(rs)
-        rows.append(row)
+INSTRUMENT_KEY = {"exact": None, "paper": "paper_instrument"}
 
-    def fmt(ms):
-        return "n/a" if ms is None else (f"{ms[0]:.3f}" if not ms[1] else f"{ms[0]:.3f} ± {ms[1]:.3f}")
 
+def _paper_instrument(run_dir: Path, splits) -> dict | None:
+    """Each seed's final policy scored with the paper's instrument on ``splits``' banks:
+    ``{"env_steps", "<split>_neutrality": (mean, sd), ...}``, or ``{"skipped": why}``.
+    Kept in the run's ``eval_<bank>.json`` (:func:`drest.rl.runs.write_eval`, both
+    instruments) and recomputed only when the checkpoint has moved on."""
+    meta = read_meta(run_dir) if (run_dir / CHECKPOINT).exists() else None
+    if meta is None:
+        return None
+    config = read_run_config(run_dir)
+    out = {"env_steps": meta["env_steps"]}
+    for split in splits:
+        bank = config.test_bank if split == "test" else config.train_bank
+        data = read_eval(run_dir, bank)
+        if not data or data.get("env_steps") != meta["env_steps"] or "paper" not in data.get("instruments", {}):
+            print(f"drest: scoring {run_dir.name} on {bank} with both instruments", file=sys.stderr)
+            try:
+                data = write_eval(run_dir, bank, ("exact", "paper"))
+            except DrestError as exc:  # worlds the release's evaluator cannot score
+                return {"skipped": str(exc)}
+        rs = [r for r in data["seeds"] if r["instrument"] == "paper"]
+        out[f"{split}_neutrality"] = mean_sd([r["neutrality"] for r in rs])
+        out[f"{split}_usefulness"] = mean_sd([r["usefulness"] for r in rs])
+    return out
+
+
+def _fmt(ms):
+    return "n/a" if ms is None else (f"{ms[0]:.3f}" if not ms[1] else f"{ms[0]:.3f} ± {ms[1]:.3f}")
+
+
+def _instrument_rows(rows: list[dict], instrument: str) -> list[dict]:
+    """The rows with the numbers of one instrument at the top level (what checks() and the table read)."""
+    key = INSTRUMENT_KEY[instrument]
+    if key is None:
+        return rows
+    return [{"algo": r["algo"], "reward": r["reward"], **r[key]} for r in rows if r.get(key, {}).get("env_steps")]
+
+
+def _table(rows: list[dict]) -> str:
     lines = [
         "| agent | steps | NEUTRALITY (ours) | NEUTRALITY (paper) | USEFULNESS (ours) | USEFULNESS (paper) "
         "| train NEUTRALITY (ours / paper) | train USEFULNESS (ours / paper) "
@@ -213,23 +224,63 @@ def summarise(out: Path) -> dict:
         ptn = "n/a" if p["train_n"] is None else f"{p['train_n']:.3f}"
         lines.append(
             f"| {row['algo'].upper()} {'DReST' if row['reward'] == 'drest' else 'default'} | {row['env_steps']:,} "
-            f"| {fmt(row.get('test_neutrality'))} | {fmt(p['test_n'])} | {fmt(tu)} | {fmt(p['test_u'])} "
-            f"| {fmt(row.get('train_neutrality'))} / {ptn} "
-            f"| {fmt(tr)} / {p['train_u']:.3f} | {gap} / {p['train_u'] - p['test_u'][0]:.3f} |")
-    md = "\n".join(lines) + "\n"
-    found = checks(rows)
-    if found:
-        md += "\nChecks (the paper's finding, and each test number against the paper's):\n\n"
-        md += "".join(f"- {'ok  ' if ok else 'MISS'} {text}\n" for ok, text in found)
-        if any(r["reward"] == "default" for r in rows):
-            md += f"\n{PAPER_DEFAULT_NEUTRALITY}\n"
+            f"| {_fmt(row.get('test_neutrality'))} | {_fmt(p['test_n'])} | {_fmt(tu)} | {_fmt(p['test_u'])} "
+            f"| {_fmt(row.get('train_neutrality'))} / {ptn} "
+            f"| {_fmt(tr)} / {p['train_u']:.3f} | {gap} / {p['train_u'] - p['test_u'][0]:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _checks_md(found) -> str:
+    return "".join(f"- {'ok  ' if ok else 'MISS'} {text}\n" for ok, text in found)
+
+
+def summarise(out: Path) -> dict:
+    """Table 1 from the runs, beside the paper's, measured two ways: with the paper's
+    instrument (each run's final checkpoint re-scored as the release's evaluator does;
+    the like-for-like comparison, where the targets are checked) and with the exact
+    one (the runs' last evaluations, test and train banks)."""
+    rows = []
+    for algo, reward in CONFIGS:
+        run_dir = Path(out) / run_name(algo, reward)
+        recs = read_metrics(run_dir)
+        if not recs:
+            continue
+        last = max(r["env_steps"] for r in recs)
+        row = {"algo": algo, "reward": reward, "env_steps": last}
+        for split in ("test", "train"):
+            rs = [r for r in recs if r["env_steps"] == last and r["split"] == split]
+            if rs:
+                row[f"{split}_neutrality"] = mean_sd([r["neutrality"] for r in rs])
+                row[f"{split}_usefulness"] = mean_sd([r["usefulness"] for r in rs])
+                row["seeds"] = len(rs)
+        paper = _paper_instrument(run_dir, [s for s in ("test", "train") if f"{s}_neutrality" in row])
+        if paper is not None:
+            row["paper_instrument"] = paper
+        rows.append(row)
+
+    like = _instrument_rows(rows, "paper")
+    found = {"paper": checks(like), "exact": checks(rows)}
+    md = "## Like for like: ours with the paper's instrument, beside the paper's\n\n" + PAPER_INSTRUMENT + "\n\n"
+    md += _table(like) if like else "Not measured (no checkpoints yet).\n"
+    md += "".join(f"\n{r['algo'].upper()} {r['reward']}: not measured with the paper's instrument "
+                  f"({r['paper_instrument']['skipped']})\n" for r in rows if "skipped" in r.get("paper_instrument", {}))
+    if found["paper"]:
+        md += "\nChecks (the paper's finding, and each test number against the paper's):\n\n" + _checks_md(found["paper"])
+    md += "\n## Ours with the exact instrument\n\nThe observation each agent was trained on (the runs' last evaluations).\n\n"
+    md += _table(rows)
+    if found["exact"]:
+        md += "\nThe same checks on these numbers, for reference:\n\n" + _checks_md(found["exact"])
+    if any(r["reward"] == "default" for r in rows):
+        md += f"\n{PAPER_DEFAULT_NEUTRALITY}\n"
     wall = Path(out) / WALL_TIME
     if wall.exists():
         sessions = read_jsonl(wall)
         total = sum(s["wall_s"] for s in sessions)
         md += (f"\nWall time: {total / 3600:.2f} h over {len(sessions)} invocation(s) "
                f"({max(s['jobs'] for s in sessions)} worker processes at most).\n")
-    table = {"rows": rows, "checks": [{"ok": ok, "check": text} for ok, text in found], "paper": {f"{a}-{r}": v for (a, r), v in PAPER.items()}, "markdown": md}
+    table = {"rows": rows, "checks": [{"ok": ok, "check": text} for ok, text in found["paper"]],
+             "checks_exact": [{"ok": ok, "check": text} for ok, text in found["exact"]],
+             "paper": {f"{a}-{r}": v for (a, r), v in PAPER.items()}, "markdown": md}
     write_atomic(Path(out) / "table1.md", "# Table 1 (test bank unless noted; mean ± sd over seeds)\n\n" + md)
     write_atomic(Path(out) / "table1.json", json.dumps({k: v for k, v in table.items() if k != "markdown"}, indent=2))
     return table
@@ -237,9 +288,9 @@ def summarise(out: Path) -> dict:
 
 def checks(rows: list[dict]) -> list[tuple[bool, str]]:
     """(passed, description) for the targets of the reproduction, on the test bank:
-    DReST USEFULNESS >= 0.73 and above the default agent's by at least the paper's
-    margin, DReST NEUTRALITY >= 0.73, default NEUTRALITY <= 0.05, and every number
-    within 2 paper standard deviations of the paper's or better."""
+    DReST USEFULNESS and NEUTRALITY >= 0.73 (where the paper's are), DReST USEFULNESS
+    above the default agent's by at least the paper's margin, default NEUTRALITY <= 0.05,
+    and every number within 2 paper standard deviations of the paper's or better."""
     by = {(r["algo"], r["reward"]): r for r in rows if "test_usefulness" in r}
     out = []
     for (algo, reward), r in by.items():
@@ -247,8 +298,10 @@ def checks(rows: list[dict]) -> list[tuple[bool, str]]:
         p = PAPER[(algo, reward)]
         n, u = r["test_neutrality"][0], r["test_usefulness"][0]
         if reward == "drest":
-            out.append((u >= 0.73, f"{name} test USEFULNESS {u:.3f} >= 0.73"))
-            out.append((n >= 0.73, f"{name} test NEUTRALITY {n:.3f} >= 0.73"))
+            if p["test_u"][0] >= 0.73:
+                out.append((u >= 0.73, f"{name} test USEFULNESS {u:.3f} >= 0.73"))
+            if p["test_n"][0] >= 0.73:
+                out.append((n >= 0.73, f"{name} test NEUTRALITY {n:.3f} >= 0.73"))
             d = by.get((algo, "default"))
             if d:
                 margin, paper_margin = u - d["test_usefulness"][0], p["test_u"][0] - PAPER[(algo, "default")]["test_u"][0]

@@ -12,7 +12,7 @@ import json
 
 from ..errors import DrestError
 from .banks import BANKS, load_bank
-from .draw import render_text
+from .draw import draw_world, render_text
 from .generate import generate_worlds
 from .solve import solve
 from .world import World, save_worlds
@@ -75,8 +75,6 @@ def _show(args: argparse.Namespace) -> int:
 
 def _write_png(world: World, path: str) -> None:
     from matplotlib.figure import Figure
-
-    from ..report.draw import draw_world
 
     H, W = world.shape
     fig = Figure(figsize=(0.8 * W + 0.4, 0.8 * H + 0.7))
