@@ -138,3 +138,41 @@ def test_bad_input_is_one_line(argv, expected, d, capsys):
     lines = err.strip("\n").split("\n")
     assert len(lines) == 1 and lines[0].startswith("drest: error: "), err
     assert expected in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("exc, code, line", [
+    (OSError(28, "No space left on device", "/data/run/metrics.jsonl"), 1,
+     "drest: error: No space left on device (/data/run/metrics.jsonl)"),
+    (PermissionError(13, "Permission denied", "/data/x"), 1, "drest: error: Permission denied (/data/x)"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 1,
+     "drest: error: an input file is not UTF-8 text (invalid start byte at byte 0); drest reads UTF-8 text files"),
+    (KeyboardInterrupt(), 130, "drest: interrupted"),
+])
+def test_system_failures_are_one_line(monkeypatch, capsys, exc, code, line):
+    import drest.worlds.cli
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(drest.worlds.cli, "add_commands", _with_list(drest.worlds.cli.add_commands, fail))
+    assert main(["worlds", "list"]) == code
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import drest.worlds.cli
+
+    def bug(args):
+        raise TypeError("a genuine bug")
+
+    monkeypatch.setattr(drest.worlds.cli, "add_commands", _with_list(drest.worlds.cli.add_commands, bug))
+    with pytest.raises(TypeError, match="a genuine bug"):
+        main(["worlds", "list"])
+
+
+def _with_list(add_commands, func):
+    """add_commands with `worlds list` bound to ``func`` (set_defaults captured the original)."""
+    def add(sub):
+        add_commands(sub)
+        sub.choices["worlds"]._subparsers._group_actions[0].choices["list"].set_defaults(func=func)
+    return add
