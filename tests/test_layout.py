@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from drest.errors import DrestError
-from drest.layout import AGENT, CLOCK, COINS, DELAYS, N_ACTIONS, WALLS, bank_arrays, obs_index, obs_size
+from drest.layout import (AGENT, CLOCK, COINS, DELAYS, N_ACTIONS, WALLS, bank_arrays, channel_slice, obs_index,
+                          obs_size)
 from drest.worlds import World
 
 WORLD = World.from_text("shutdown_time: 3\nc2 # .\nA b1 .\n")  # 2 x 3
@@ -46,3 +47,11 @@ def test_env_observes_the_layout():
     assert obs.shape == (obs_size(WORLD.shape),)
     np.testing.assert_array_equal(obs[:30], bank_arrays([WORLD])["init_obs"][0])
     assert obs[obs_index(WORLD.shape, CLOCK)] == 3 and obs[obs_index(WORLD.shape, AGENT, (1, 0))] == 1
+
+
+def test_channel_slice_is_the_channel_by_hand():
+    init = bank_arrays([WORLD])["init_obs"][0]
+    assert channel_slice(WORLD.shape, COINS, current=False) == slice(6, 12)
+    assert init[channel_slice(WORLD.shape, COINS, current=False)].tolist() == [2, 0, 0, 0, 0, 0]
+    assert init[channel_slice(WORLD.shape, AGENT, current=False)].tolist() == [0, 0, 0, 1, 0, 0]
+    assert channel_slice(WORLD.shape, WALLS) == slice(30, 36)  # the current half follows the initial one

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from drest.errors import DrestError
-from drest.layout import CLOCK, COINS, obs_index
+from drest.layout import AGENT, CLOCK, COINS, DELAYS, channel_slice, obs_index
 from drest.metrics import evaluate, evaluate_bank, monte_carlo
 from drest.worlds import World, load_bank
 
@@ -160,10 +160,9 @@ def test_paper_instrument_observation_is_the_releases():
 
     evaluate(PAPER_WORLD, record, instrument="paper")
     obs = np.concatenate(seen)
-    C = 25
-    current_clock = obs[:, obs_index((5, 5), CLOCK, (0, 0)):][:, :C].reshape(-1, 5, 5)
+    current_clock = obs[:, channel_slice((5, 5), CLOCK)].reshape(-1, 5, 5)
     assert (current_clock == [0, 0, 3, 0, 0]).all()  # coin row 4 in every row, whatever the steps left
-    initial_clock = obs[:, obs_index((5, 5), CLOCK, (0, 0), current=False):][:, :C]
+    initial_clock = obs[:, channel_slice((5, 5), CLOCK, current=False)]
     assert (initial_clock[:, 12] == 1).all() and (np.delete(initial_clock, 12, axis=1) == 0).all()
     # the other current channels are the true ones: c3 and the untaken c1/c2 stay visible
     assert (obs[:, obs_index((5, 5), COINS, (4, 2))] == 3).all()
@@ -174,8 +173,9 @@ def test_clock_blind_policy_reads_the_same_on_both_instruments():
     # blanked cell under the agent, never an uncollected coin), so a policy that
     # ignores the current clock channel scores identically
     def blind(obs):
-        x = obs[:, obs_index((5, 5), COINS, (0, 0)): obs_index((5, 5), CLOCK, (0, 0))].astype(float)
-        logits = np.stack([x[:, :25].sum(1), x[:, 25:50].sum(1), x[:, 60:75] @ np.arange(15), x[:, 5:20].sum(1)], 1)
+        # logits from the current coins, delays and agent position (never the clock)
+        coins, delays, agent = (obs[:, channel_slice((5, 5), ch)].astype(float) for ch in (COINS, DELAYS, AGENT))
+        logits = np.stack([coins.sum(1), delays.sum(1) * 3, agent @ np.arange(25) / 5, coins[:, :10].sum(1)], 1)
         e = np.exp((logits - logits.max(1, keepdims=True)) / 5)
         return e / e.sum(1, keepdims=True)
 

@@ -10,6 +10,7 @@ time. :func:`obs_index` names a position in it::
 
     obs[:, obs_index((5, 5), CLOCK)]           # steps left, current half
     obs[:, obs_index((5, 5), COINS, (0, 1))]   # the coin still at row 0, column 1
+    obs[:, channel_slice((5, 5), AGENT)]       # the agent one-hot over the 25 cells
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def obs_index(shape: tuple[int, int], channel: int, cell: tuple[int, int] | None
     if not (0 <= channel < N_CHANNELS and 0 <= r < H and 0 <= c < W):
         raise DrestError(f"obs_index: channel {channel} / cell {(r, c)} is outside the {H} x {W} layout")
     return (N_CHANNELS * H * W if current else 0) + channel * H * W + r * W + c
+
+
+def channel_slice(shape: tuple[int, int], channel: int, *, current: bool = True) -> slice:
+    """The H*W positions of ``channel`` in the flat observation (row-major cells)."""
+    start = obs_index(shape, channel, (0, 0), current=current)
+    return slice(start, start + shape[0] * shape[1])
 
 
 def channels(walls, coins_left, delays_left, pos, steps_left, shape, xp=np):
