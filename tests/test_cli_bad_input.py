@@ -11,6 +11,7 @@ does a second line on stderr. `{d}` in an argv is a folder of prepared bad input
     run/                                                  a copy of a committed Table 1 run
     array.jsonl, scalar.jsonl                             a dataset line that is [..] / 3
     big.txt                                               a world too big for the exact solver
+    small.txt                                             a 1x4 world (the runs are 5x5)
 """
 
 import shutil
@@ -36,6 +37,7 @@ def d(tmp_path_factory) -> Path:
     (d / "array.jsonl").write_text('["a", "b"]\n')
     (d / "scalar.jsonl").write_text("3\n")
     (d / "big.txt").write_text("shutdown_time: 1000000000\nA c1 b1000000\n")
+    (d / "small.txt").write_text("shutdown_time: 1\nc1 A b1 c2\n")  # a 1x4 world
     return d
 
 
@@ -73,6 +75,7 @@ ROWS = [
     (TRAIN + ["--out", "{d}/t", "--set", "colour=red"], "unknown key 'colour'"),
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank=paper-tset"], "paper-tset"),
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/binary.json"], "not a UTF-8 text world file"),
+    (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/small.txt"], "(1, 4)"),
     (TRAIN + ["--out", "{d}/t", "--seeds", "0"], "--seeds"),
     (TRAIN + ["--out", "{d}/file"], "--out"),
     (TRAIN + ["--out", "{d}/file/sub"], "--out"),
@@ -82,6 +85,7 @@ ROWS = [
     (["eval", "{d}/empty"], "empty"),
     (["eval", "{d}/run", "--bank", "paper-tset"], "unknown bank 'paper-tset'"),
     (["eval", "{d}/run", "--bank", "{d}/binary.json"], "not a UTF-8 text world file"),
+    (["eval", "{d}/run", "--bank", "{d}/small.txt"], "holds 1x4 worlds but the run's policy was trained on 5x5"),
     # drest reproduce
     (["reproduce", "table2"], "unknown target 'table2'"),
     (["reproduce", "table1", "--steps", "2k", "--seeds", "1", "--out", "{d}/r", "--set", "algo=a2c"], "--set algo"),

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import DrestError
 from ..io import append_jsonl, atomic_open, read_jsonl, write_atomic
 from . import networks
-from .common import num_devices, seed_keys, wrap_devices
+from .common import make_env, num_devices, seed_keys, wrap_devices
 from .config import TrainConfig, from_dict, read_config_file, save_config
 
 CONFIG = "config.yaml"
@@ -291,6 +291,10 @@ def final_results(run_dir: Path, bank: str, instruments=("exact",)) -> list[dict
         raise DrestError(f"eval: the run used {D} devices; set XLA_FLAGS=--xla_force_host_platform_device_count={D}")
     state, meta = load_checkpoint(run_dir / CHECKPOINT, jax.eval_shape(init, seed_keys(config, D)))
     worlds = load_bank(bank)
+    trained_on = make_env(config).grid_shape  # the policy's input size is fixed by it
+    if worlds[0].shape != tuple(trained_on):
+        raise DrestError(f"--bank: {bank} holds {worlds[0].shape[0]}x{worlds[0].shape[1]} worlds but the run's "
+                         f"policy was trained on {trained_on[0]}x{trained_on[1]} worlds; give a bank of that size")
     out = []
     for instrument in instruments:
         for s in range(config.num_seeds):
