@@ -156,6 +156,18 @@ def test_world_option_must_be_an_integer_index(world):
         env.reset(options={"world": world})
 
 
+def test_options_and_actions_are_checked_by_type():
+    env = GridWorldEnv([CORRIDOR])
+    with pytest.raises(DrestError, match=r"^options: must be a dict"):
+        env.reset(options=3)
+    with pytest.raises(DrestError, match=r"^options: unknown key\(s\) wrld; GridWorldEnv takes 'world'"):
+        env.reset(options={"wrld": 0})
+    env.reset(seed=0)
+    with pytest.raises(DrestError, match="^action: must be an integer in 0-3"):
+        env.step(True)  # a boolean is not an action
+    assert env.step(np.int64(3))[1:3] == (0.0, False)
+
+
 def test_render_before_reset_is_one_clear_error():
     env = GridWorldEnv([CORRIDOR], render_mode="ansi")
     with pytest.raises(DrestError, match=r"^render: call reset\(\)"):

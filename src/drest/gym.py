@@ -72,6 +72,11 @@ class GridWorldEnv(gym.Env):
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         n = len(self.worlds)
+        if options is not None and not isinstance(options, dict):
+            raise DrestError(f"options: must be a dict like {{'world': 3}} or None, got {options!r:.60}")
+        unknown = sorted(map(str, set(options or {}) - {"world"}))
+        if unknown:
+            raise DrestError(f"options: unknown key(s) {', '.join(unknown)}; GridWorldEnv takes 'world' (a bank index)")
         w = (options or {}).get("world")
         if w is None:
             w = int(self.np_random.integers(n))
@@ -96,7 +101,7 @@ class GridWorldEnv(gym.Env):
         if self._ended:
             # Gymnasium's contract: after terminated=True the env is undefined until reset
             raise DrestError("step: the episode has ended (terminated=True); call reset() before stepping again")
-        if not self.action_space.contains(action):
+        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(action):
             raise DrestError(f"action: must be an integer in 0-3 (up, down, left, right), got {action!r}")
         a, w = self._a, self._world
         self._pos = pos = int(a["next_cell"][w, self._pos, int(action)])
