@@ -24,6 +24,16 @@ def test_known_failure():
 
 def test_passes():
     assert True
+
+
+@pytest.fixture
+def tmpfs(request):  # like conftest's small_disk where mounting is not allowed
+    request.node.add_marker(pytest.mark.allow_skip_in_ci)
+    pytest.skip("cannot mount a tmpfs here")
+
+
+def test_fixture_may_skip(tmpfs):
+    pass
 '''
 
 
@@ -41,10 +51,10 @@ def test_a_skip_fails_in_ci_and_only_there(tmp_path):
     args = ["-q", "-rA", "-p", "no:cacheprovider", "-p", "no:randomly"]
     local = run_pytest(args, tmp_path, ci=False)
     assert local.returncode == 0, local.stdout
-    assert "1 passed, 3 skipped, 1 xfailed" in local.stdout
+    assert "1 passed, 4 skipped, 1 xfailed" in local.stdout
     ci = run_pytest(args + ["--continue-on-collection-errors"], tmp_path, ci=True)
     assert ci.returncode == 1, ci.stdout
-    assert "1 failed, 1 passed, 1 skipped, 1 xfailed, 1 error" in ci.stdout
+    assert "1 failed, 1 passed, 2 skipped, 1 xfailed, 1 error" in ci.stdout
     assert "FAILED test_sample.py::test_skips - skipped in CI" in ci.stdout and "no chromium on PATH" in ci.stdout
     assert "ERROR test_missing.py - test_missing.py skipped in CI" in ci.stdout and "no_such_module_drest" in ci.stdout
 
