@@ -29,3 +29,26 @@ def test_paper_instrument_under_reads_our_ppo_drest_agents(tmp_path, capsys):
     for r in scored["seeds"]:
         by_seed.setdefault(r["seed"], {})[r["instrument"]] = r["neutrality"]
     assert len(by_seed) == 5 and all(s["paper"] < s["exact"] for s in by_seed.values())
+
+
+def test_table1_notes_runs_the_paper_instrument_cannot_score(tmp_path):
+    """A run whose test bank has a world with two buttons (the release's evaluator handles
+    one) keeps its exact table; the like-for-like table says why it is missing."""
+    from drest.rl.table1 import summarise
+    from drest.worlds import World, load_bank, save_worlds
+
+    run = shutil.copytree(RUN / "ppo-drest", tmp_path / "ppo-drest", ignore=shutil.ignore_patterns("eval_*"))
+    two = World.from_text("shutdown_time: 2\n. . . . .\n. . . . .\nc1 A b1 b1 c2\n. . . . .\n. . . . .\n")
+    save_worlds(load_bank("paper-test")[:3] + [two], tmp_path / "mixed.json")
+    config = (run / "config.yaml").read_text()
+    config = config.replace("test_bank: paper-test", f"test_bank: {tmp_path / 'mixed.json'}")
+    (run / "config.yaml").write_text(config.replace("eval_banks:\n- train\n- test", "eval_banks:\n- test"))
+    records = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["split"] == "test"]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    table = summarise(tmp_path)
+    assert "exactly one button" in table["rows"][0]["paper_instrument"]["skipped"]
+    md = table["markdown"]
+    assert "PPO DReST: not measured with the paper's instrument (instrument: 'paper' handles worlds with exactly " \
+           "one button" in md
+    assert "| PPO DReST | 99,999,744 | 0.737 ± 0.027 |" in md and table["checks"] == []
+    assert not list(run.glob("eval_*"))  # nothing half-scored left behind

@@ -189,7 +189,7 @@ def _paper_instrument(run_dir: Path, splits) -> dict | None:
         if not data or data.get("env_steps") != meta["env_steps"] or "paper" not in data.get("instruments", {}):
             print(f"drest: scoring {run_dir.name} on {bank} with both instruments", file=sys.stderr)
             try:
-                data = write_eval(run_dir, bank, ("exact", "paper"))
+                data = write_eval(run_dir, bank, ("paper", "exact"))  # paper first: refuses odd worlds at once
             except DrestError as exc:  # worlds the release's evaluator cannot score
                 return {"skipped": str(exc)}
         rs = [r for r in data["seeds"] if r["instrument"] == "paper"]
@@ -261,8 +261,9 @@ def summarise(out: Path) -> dict:
     like = _instrument_rows(rows, "paper")
     found = {"paper": checks(like), "exact": checks(rows)}
     md = "## Like for like: ours with the paper's instrument, beside the paper's\n\n" + PAPER_INSTRUMENT + "\n\n"
-    md += _table(like) if like else "Not measured (no checkpoints yet).\n"
-    md += "".join(f"\n{r['algo'].upper()} {r['reward']}: not measured with the paper's instrument "
+    md += _table(like) if like else "Not measured.\n"
+    md += "".join(f"\n{r['algo'].upper()} {'DReST' if r['reward'] == 'drest' else 'default'}: not measured with "
+                  "the paper's instrument "
                   f"({r['paper_instrument']['skipped']})\n" for r in rows if "skipped" in r.get("paper_instrument", {}))
     if found["paper"]:
         md += "\nChecks (the paper's finding, and each test number against the paper's):\n\n" + _checks_md(found["paper"])
