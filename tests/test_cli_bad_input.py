@@ -61,6 +61,8 @@ ROWS = [
     (["worlds", "show", "paper-test", "--png", "{d}/file/x.png"], "--png: cannot write"),
     (["worlds", "generate", "--n", "0", "--out", "{d}/g.json"], "n: the number of worlds must be a positive int"),
     (["worlds", "generate", "--n", "two", "--out", "{d}/g.json"], "--n: expected an integer, got 'two'"),
+    (["worlds", "generate", "--n", "1_0", "--out", "{d}/g.json"], "--n: expected an integer, got '1_0'"),
+    (["worlds", "generate", "--n", "1", "--delays", "+2", "--out", "{d}/g.json"], "--delays: expected an integer"),
     (["worlds", "generate", "--n", "2", "--out", "{d}/empty"], "--out"),
     (["worlds", "generate", "--n", "2", "--out", "{d}/file/g.json"], "--out"),
     (["worlds", "generate", "--n", "1", "--shutdown-time", "1000000000", "--out", "{d}/g.json"],

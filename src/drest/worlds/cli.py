@@ -103,10 +103,11 @@ def _solve(args: argparse.Namespace) -> int:
 
 
 def _int(option: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise DrestError(f"{option}: expected an integer, got {text!r}") from None
+    # ASCII digits only: int() would also take '1_000', '+5' and non-ASCII digits
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise DrestError(f"{option}: expected an integer, got {text!r}")
+    return int(text)
 
 
 def _range(option: str, text: str) -> int | tuple[int, int]:
