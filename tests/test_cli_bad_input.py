@@ -79,6 +79,7 @@ ROWS = [
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/binary.json"], "not a UTF-8 text world file"),
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/small.txt"], "(1, 4)"),
     (TRAIN + ["--out", "{d}/t", "--seeds", "0"], "--seeds"),
+    (TRAIN + ["--out", "{d}/t", "--seeds", "1_0"], "--seeds: expected an integer, got '1_0'"),
     (TRAIN + ["--out", "{d}/file"], "--out"),
     (TRAIN + ["--out", "{d}/file/sub"], "--out"),
     (["train", "--resume", "{d}/nothing-here"], "--resume"),

@@ -63,10 +63,11 @@ def add_commands(sub) -> None:
 
 
 def _int(name, value):
-    try:
-        v = int(str(value))
-    except ValueError:
-        raise DrestError(f"{name}: expected an integer, got {value!r}") from None
+    text = str(value)
+    # ASCII digits only: int() would also take '1_0', '+5' and non-ASCII digits
+    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
+        raise DrestError(f"{name}: expected an integer, got {value!r}")
+    v = int(text)
     if v < 1:
         raise DrestError(f"{name}: must be at least 1, got {value!r}")
     return v
