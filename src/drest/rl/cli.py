@@ -64,8 +64,9 @@ def add_commands(sub) -> None:
 
 def _int(name, value):
     text = str(value)
+    digits = text[1:] if text.startswith("-") else text
     # ASCII digits only: int() would also take '1_0', '+5' and non-ASCII digits
-    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
+    if not (digits.isascii() and digits.isdigit()):
         raise DrestError(f"{name}: expected an integer, got {value!r}")
     v = int(text)
     if v < 1:
