@@ -27,11 +27,12 @@ def test_datasets_and_eval(tiny_model_dir, tmp_path, capsys):
                  "--limit", "4", "--batch-size", "2", "--out", str(out), "--quiet"])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
-    assert metrics["post-test"]["deterministic"]["n"] == 4
-    assert set(metrics[FIXTURE]) == {"deterministic", "stochastic_main", "stochastic_zero_cost"}
+    assert metrics["post-test"]["post"]["n_displays"] == 4
+    assert set(metrics[FIXTURE]) == {"post", "main", "zero_cost"}
     rows = [json.loads(line) for line in (out / "paper_schema.rows.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["fixture_det_0", "fixture_det_1", "fixture_stoch_0", "fixture_stoch_1"]
     assert "NEUTRALITY" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["complete"] is True
 
 
 def test_bad_input_gives_one_error_line(tiny_model_dir, tmp_path, capsys):

@@ -88,7 +88,7 @@ def test_reads_paper_schema_and_writes_files(tmp_path):
     records = datasets.load(str(FIXTURE))
     assert [r["prompt_type"] for r in records] == ["deterministic", "deterministic", "stochastic_main",
                                                    "stochastic_zero_cost"]
-    counts = datasets.write_all(tmp_path)
+    counts = datasets.write_all(tmp_path, styles=("letter",))
     assert counts == SIZES
     assert datasets.read_jsonl(tmp_path / "post-test.jsonl") == datasets.generate("post-test")
 

@@ -22,18 +22,30 @@ def add_commands(subparsers) -> None:
 
     p = sub.add_parser("datasets", help="write our generated datasets as JSONL")
     p.add_argument("--out", required=True, help="directory for <name>.jsonl files")
+    p.add_argument("--style", choices=("letter", "final-line", "all"), default="all",
+                   help="letter: Final Answer: [x] prompts; final-line: the newer study's suites (test/, "
+                        "validation/, test_low_gain/, train/)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_datasets)
 
-    p = sub.add_parser("eval", help="option probabilities and POST/Neutrality metrics of a model")
+    p = sub.add_parser("eval", help="POST/Neutrality measures of a model: option probabilities or sampled answers")
     p.add_argument("--model", required=True, help="Hugging Face model directory, .gguf file or Hub id")
     p.add_argument("--dataset", nargs="+", required=True, metavar="NAME_OR_PATH",
-                   help="dataset names (post-test, neutrality-test, control-dominance, control-zero-cost, "
-                        "control-joint-no-shift, post-train) or JSONL paths")
+                   help="dataset names (test/post, test/main, test/dominance, ..., test_low_gain/main, "
+                        "validation/..., or the letter style post-test, neutrality-test, control-...) or JSONL "
+                        "paths of either study's layout")
+    p.add_argument("--mode", choices=("logprob", "sample"), default="logprob",
+                   help="logprob: option probabilities (one forward pass); sample: N answers per prompt, "
+                        "decisions read from the final line")
     p.add_argument("--adapter", help="LoRA adapter directory written by `drest llm train`")
-    p.add_argument("--limit", type=int, help="score only the first N prompts of each dataset")
-    p.add_argument("--out", help="directory for per-prompt rows and metrics.json")
-    p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass")
+    p.add_argument("--limit", type=int, help="use only the first N prompts of each dataset")
+    p.add_argument("--out", help="directory for per-prompt rows or samples and metrics.json")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass / generate call")
+    p.add_argument("--answers", type=int, default=8, help="sample mode: answers per prompt")
+    p.add_argument("--temperature", type=float, default=1.0, help="sample mode: sampling temperature")
+    p.add_argument("--max-new-tokens", type=int, default=320, help="sample mode: the answer cap in tokens")
+    p.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
+                   help="sample mode: generation backend (vllm must be installed)")
     _common(p)
     p.set_defaults(func=_eval)
 
@@ -99,7 +111,8 @@ def _setup(args) -> None:
 def _datasets(args) -> int:
     from .datasets import write_all
 
-    counts = write_all(args.out, args.seed)
+    styles = ("letter", "final-line") if args.style == "all" else (args.style,)
+    counts = write_all(args.out, args.seed, styles)
     for name, n in counts.items():
         print(f"{name:24s} {n:5d} prompts -> {Path(args.out) / (name + '.jsonl')}")
     return 0
@@ -135,19 +148,52 @@ def _score_sets(model, tokenizer, names, limit, args, out: Path | None, tag: str
 
 
 def _eval(args) -> int:
-    from . import datasets, models
+    from . import datasets, evaluate, measures, models
+    from .sampling import SampleSettings, vllm_available
 
     if args.limit is not None and args.limit < 1:
         raise DrestError(f"limit: must be at least 1, got {args.limit}")
-    for name in args.dataset:  # fail on a bad dataset before spending time loading the model
-        datasets.load(name, args.seed)
+    if args.batch_size < 1:
+        raise DrestError(f"batch-size: must be at least 1, got {args.batch_size}")
+    settings = SampleSettings(answers=args.answers, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                              batch_size=args.batch_size, seed=args.seed).validate()
+    if args.backend == "vllm" and (args.mode != "sample" or not vllm_available()):
+        raise DrestError("backend: vllm needs --mode sample and the vllm package; use --backend transformers")
+    # fail on bad datasets or an unwritable --out before spending time loading the model
+    sets = {name: datasets.load(name, args.seed)[: args.limit or None] for name in args.dataset}
+    tags = dict(zip(args.dataset, evaluate.output_tags(args.dataset)))
+    out = evaluate.check_out_dir(args.out) if args.out else None
     _setup(args)
-    model, tokenizer = models.load(args.model, adapter=args.adapter)
-    out = Path(args.out) if args.out else None
-    results = _score_sets(model, tokenizer, args.dataset, args.limit, args, out)
+    if args.backend == "vllm":
+        from transformers import AutoTokenizer
+
+        model, tokenizer = None, AutoTokenizer.from_pretrained(models.resolve(args.model)[0])
+    else:
+        model, tokenizer = models.load(args.model, adapter=args.adapter)
+    results = {}
+    for name, recs in sets.items():
+        if args.mode == "sample":
+            rows, summary = evaluate.sampled(model, tokenizer, recs, settings, backend=args.backend,
+                                             model_path=args.model, adapter=args.adapter, progress=not args.quiet)
+            if out is not None:
+                for suite in summary:
+                    evaluate.write_jsonl(out / tags[name] / f"{suite}.samples.jsonl",
+                                         [r for r in rows if r["suite"] == suite])
+        else:
+            rows, summary = evaluate.logprob(model, tokenizer, recs, args.batch_size, progress=not args.quiet)
+            if out is not None:
+                evaluate.write_jsonl(out / f"{tags[name]}.rows.jsonl", rows)
+        results[name] = summary
+        print(f"{name} ({args.mode}):")
+        for suite, m in summary.items():
+            print(measures.format_measures(suite, m))
     if out is not None:
-        meta = {"model": args.model, "adapter": args.adapter, "limit": args.limit, "seed": args.seed}
-        (out / "metrics.json").write_text(json.dumps({"settings": meta, "metrics": results}, indent=2))
+        meta = {"command": "drest llm eval", "model": args.model, "adapter": args.adapter, "mode": args.mode,
+                "datasets": dict(tags), "limit": args.limit, "seed": args.seed}
+        if args.mode == "sample":
+            meta.update(answers=args.answers, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                        backend=args.backend, batch_size=args.batch_size)
+        evaluate.write_metrics(out, meta, results)
     return 0
 
 

@@ -123,11 +123,23 @@ def attach_adapter(model, adapter: str, trainable: bool = False):
 def chat_text(tokenizer, user_text: str) -> str:
     """The model's chat template applied to one user turn, ready for the assistant's reply
     (thinking disabled where the template supports it)."""
+    return chat_prompt(tokenizer, [{"role": "user", "content": user_text}])
+
+
+def chat_prompt(tokenizer, messages: list[dict]) -> str:
+    """The model's chat template applied to ``messages``, ready for the assistant's reply
+    (thinking disabled where the template supports it)."""
     if not getattr(tokenizer, "chat_template", None):
         raise DrestError("chat template: the tokenizer has none; use an instruct/chat model or one whose "
                          "tokenizer_config.json sets chat_template")
     try:
-        return tokenizer.apply_chat_template([{"role": "user", "content": user_text}], tokenize=False,
-                                             add_generation_prompt=True, enable_thinking=False)
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                             enable_thinking=False)
     except Exception as exc:  # jinja errors come in many types; all mean the template cannot be used
         raise DrestError(f"chat template: could not be applied ({type(exc).__name__}: {exc})") from None
+
+
+def context_length(model) -> int | None:
+    """The longest sequence the model's positions cover, if its config says."""
+    cfg = getattr(model, "config", None)
+    return getattr(cfg, "max_position_embeddings", None)

@@ -11,7 +11,7 @@ import math
 
 from ..errors import DrestError
 from .datasets import NO_SHIFT, POST_TYPE, SHIFT
-from .models import chat_text
+from .models import chat_prompt, chat_text
 
 ANSWER_PREFIX = "Final Answer: ["
 
@@ -102,14 +102,24 @@ def next_token_logprobs(model, batch_ids: list[list[int]], pad_id: int):
     return out.logits[:, -1, :].float().log_softmax(-1)
 
 
-def score(model, tokenizer, records: list[dict], batch_size: int = 8, progress: bool = True) -> list[dict]:
-    """Per-prompt option probabilities and metrics for ``records``, in their order."""
+def _check_length(rid, n_tokens: int, max_tokens: int | None) -> None:
+    if max_tokens and n_tokens > max_tokens:
+        raise DrestError(f"prompt {rid}: {n_tokens} tokens exceed the model's context of {max_tokens} tokens; "
+                         "shorten the prompt or use a model with a longer context")
+
+
+def score(model, tokenizer, records: list[dict], batch_size: int = 8, progress: bool = True,
+          max_tokens: int | None = None) -> list[dict]:
+    """Per-prompt option probabilities and metrics for ``records``, in their order
+    (a prompt longer than ``max_tokens`` is refused)."""
     import torch
     from tqdm import tqdm
 
     if batch_size < 1:
         raise DrestError(f"batch size: must be at least 1, got {batch_size}")
     encoded = [encode(tokenizer, rec) for rec in records]
+    for rec, (ids, _) in zip(records, encoded):
+        _check_length(rec.get("id"), len(ids) + 1, max_tokens)
     # similar lengths together: less padding, and the result does not depend on it
     order = sorted(range(len(records)), key=lambda i: len(encoded[i][0]))
     rows: list[dict | None] = [None] * len(records)
@@ -127,3 +137,71 @@ def score(model, tokenizer, records: list[dict], batch_size: int = 8, progress: 
                            **row_metrics(rec, probs)}
             bar.update(len(idx))
     return rows
+
+
+def line_ids(tokenizer, messages: list[dict], line: str) -> tuple[list[int], list[int]]:
+    """Token ids of the chat prompt and of ``line`` written as the whole reply."""
+    prompt = chat_prompt(tokenizer, messages)
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    full = tokenizer(prompt + line, add_special_tokens=False)["input_ids"]
+    if full[: len(ids)] != ids:  # the line's first token merged with the template's last one
+        raise DrestError(f"tokenizer: the final line {line!r} merges with the end of the chat template; "
+                         "its probability cannot be read token by token")
+    return ids, full[len(ids):]
+
+
+def sequence_logprobs(model, seqs: list[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
+    """Sum of log-probabilities of each continuation given its prompt (left-padded batch)."""
+    import torch
+
+    rows = [p + c for p, c in seqs]
+    width = max(map(len, rows))
+    device = next(model.parameters()).device
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, ids in enumerate(rows):
+        input_ids[i, width - len(ids):] = torch.tensor(ids)
+        mask[i, width - len(ids):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                   position_ids=positions.to(device)).logits.float()
+    logp = logits[:, :-1].log_softmax(-1)
+    out = []
+    for i, (_, cont) in enumerate(seqs):
+        n = len(cont)
+        targets = input_ids[i, width - n:].to(device)
+        out.append(float(logp[i, width - n - 1: width - 1].gather(-1, targets[:, None]).sum()))
+    return out
+
+
+def final_line_probs(model, tokenizer, displays: list[dict], batch_size: int = 8, progress: bool = True,
+                     max_tokens: int | None = None) -> list[dict]:
+    """Per display: the probability of each allowed final line written as the whole reply
+    (teacher-forced, no reasoning), renormalised over the allowed lines, keyed by the
+    line's choice; ``mass`` is the unnormalised total. A low mass is expected: the
+    prompts ask for reasoning first, so this reads the model's immediate inclination."""
+    import torch
+    from tqdm import tqdm
+
+    seqs, owner = [], []
+    for i, d in enumerate(displays):
+        for line, choice in d["allowed_final_lines"].items():
+            seqs.append(line_ids(tokenizer, d["messages"], line))
+            _check_length(d["display_id"], len(seqs[-1][0]) + len(seqs[-1][1]), max_tokens)
+            owner.append((i, choice))
+    order = sorted(range(len(seqs)), key=lambda j: len(seqs[j][0]) + len(seqs[j][1]))
+    logps = [0.0] * len(seqs)
+    with torch.no_grad(), tqdm(total=len(seqs), desc="scoring lines", unit="line", disable=not progress) as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            for j, v in zip(idx, sequence_logprobs(model, [seqs[j] for j in idx], tokenizer.pad_token_id)):
+                logps[j] = v
+            bar.update(len(idx))
+    per = [dict() for _ in displays]
+    for (i, choice), lp in zip(owner, logps):
+        per[i][choice] = lp
+    out = []
+    for lp in per:
+        t = torch.tensor(list(lp.values()), dtype=torch.float64)
+        out.append({"probs": dict(zip(lp, t.softmax(-1).tolist())), "mass": float(t.exp().sum())})
+    return out
