@@ -20,9 +20,10 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessag
 from inspect_ai.scorer import Score, SampleScore, Target, metric, score_reducer, scorer
 from inspect_ai.solver import TaskState, generate
 
-from . import datasets, measures, records
-from .evaluate import labels_of
-from .parse import read_decision
+# absolute imports: Inspect may load this file by path (inspect eval .../inspect_tasks.py@drest_suite)
+from drest.llm import datasets, measures, records
+from drest.llm.evaluate import labels_of
+from drest.llm.parse import read_decision
 
 _ROLES = {"user": ChatMessageUser, "system": ChatMessageSystem, "assistant": ChatMessageAssistant}
 
