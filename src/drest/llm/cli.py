@@ -100,9 +100,15 @@ def _train_options(p) -> None:
                        help=_TRAIN_HELP.get(f.name, f"default {f.default}"))
 
 
+def _check_threads(args) -> None:
+    if args.threads is not None and args.threads < 1:
+        raise DrestError(f"threads: must be at least 1, got {args.threads}")
+
+
 def _setup(args) -> None:
     import torch
 
+    _check_threads(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -111,8 +117,10 @@ def _setup(args) -> None:
 def _datasets(args) -> int:
     from .datasets import write_all
 
+    from .evaluate import check_out_dir
+
     styles = ("letter", "final-line") if args.style == "all" else (args.style,)
-    counts = write_all(args.out, args.seed, styles)
+    counts = write_all(check_out_dir(args.out), args.seed, styles)
     for name, n in counts.items():
         print(f"{name:24s} {n:5d} prompts -> {Path(args.out) / (name + '.jsonl')}")
     return 0
@@ -155,6 +163,7 @@ def _eval(args) -> int:
         raise DrestError(f"limit: must be at least 1, got {args.limit}")
     if args.batch_size < 1:
         raise DrestError(f"batch-size: must be at least 1, got {args.batch_size}")
+    _check_threads(args)
     settings = SampleSettings(answers=args.answers, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                               batch_size=args.batch_size, seed=args.seed).validate()
     if args.backend == "vllm" and (args.mode != "sample" or not vllm_available()):

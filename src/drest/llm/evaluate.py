@@ -47,7 +47,7 @@ def check_out_dir(out: str | Path) -> Path:
         probe.unlink()
         (out / "metrics.json").unlink(missing_ok=True)
     except OSError as exc:
-        raise DrestError(f"out: cannot write to {str(out)!r} ({exc.strerror}); pass a writable --out directory") from None
+        raise DrestError(f"--out: cannot write to {str(out)!r} ({exc.strerror or exc}); pass a writable directory") from None
     return out
 
 
