@@ -12,7 +12,7 @@ from drest.llm.sampling import SampleSettings
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parent / "fixtures"
 FINAL, LETTER = str(FIXTURES / "final_line_schema.jsonl"), str(FIXTURES / "paper_schema.jsonl")
-SMALL = SampleSettings(answers=3, max_new_tokens=24, batch_size=4, seed=5)
+SMALL = SampleSettings(answers=2, max_new_tokens=8, batch_size=8, seed=5)
 
 
 def _in_range(summary):
@@ -70,7 +70,7 @@ def test_cli_sample_mode_writes_samples_and_metrics(smollm2, tmp_path, capsys):
 
     out = tmp_path / "eval"
     args = ["llm", "eval", "--model", packaged_smollm2(), "--dataset", FINAL, FINAL, "--mode", "sample",
-            "--answers", "2", "--max-new-tokens", "16", "--limit", "2", "--out", str(out), "--quiet"]
+            "--answers", "2", "--max-new-tokens", "8", "--limit", "2", "--out", str(out), "--quiet"]
     assert main(args) == 0
     for tag in ("final_line_schema-1", "final_line_schema-2"):  # the same file twice: two outputs
         rows = [json.loads(x) for x in (out / tag / "post.samples.jsonl").read_text().splitlines()]
@@ -93,7 +93,7 @@ def test_model_without_chat_template(tiny_model_dir, tmp_path, capsys):
     (bare / "chat_template.jinja").unlink(missing_ok=True)
     out = tmp_path / "out"
     assert main(["llm", "eval", "--model", str(bare), "--dataset", FINAL, "--mode", "sample", "--out", str(out),
-                 "--quiet"]) == 2
+                 "--max-new-tokens", "4", "--quiet"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("drest: error: chat template: the tokenizer has none")
     assert not (out / "metrics.json").exists()
 

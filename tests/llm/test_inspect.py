@@ -26,7 +26,7 @@ def test_inspect_task_matches_drest_measures(smollm2_dir, tmp_path):
     from drest.llm import evaluate, measures, records
     from drest.llm.inspect_tasks import drest_suite
 
-    task = drest_suite(dataset=FINAL, answers=2, max_tokens=24)
+    task = drest_suite(dataset=FINAL, answers=2, max_tokens=8)
     [log] = inspect_ai.eval(task, model="hf/local", model_args={"model_path": str(smollm2_dir), "device": "cpu",
                                                                 "enable_thinking": False},
                             log_dir=str(tmp_path / "logs"), display="none", seed=3)
