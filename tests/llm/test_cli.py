@@ -4,10 +4,11 @@ training with checkpoints and resume, and one-line errors."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drest.cli import main
-from drest.llm import rloo
+from drest.llm import loop, models
 
 torch = pytest.importorskip("torch")  # the llm extra (a failure in CI, see tests/conftest.py)
 pytestmark = pytest.mark.slow
@@ -68,13 +69,13 @@ def _adapter_tensors(run: Path):
 
 
 def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    args = ["llm", "train", "--model", str(tiny_model_dir), "--max-prompts", "4", "--meta-episode", "8",
-            "--checkpoint-every", "2", "--lr", "1e-2", "--quiet"]
+    args = ["llm", "train", "--trainer", "loop", "--kl-coef", "0", "--warmup-steps", "1", "--model", str(tiny_model_dir),
+            "--max-prompts", "4", "--meta-episode", "8", "--checkpoint-every", "2", "--lr", "1e-2", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "full")]) == 0
     summary = json.loads((tmp_path / "full" / "train_summary.json").read_text())
     assert summary["prompts"] == 4 and summary["invalid_answers"] == 0
 
-    real_step, calls = rloo._exact_step, []
+    real_step, calls = loop._exact_step, []
 
     def interrupted(*a, **k):
         calls.append(1)
@@ -82,9 +83,9 @@ def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_p
             raise KeyboardInterrupt
         return real_step(*a, **k)
 
-    monkeypatch.setattr(rloo, "_exact_step", interrupted)
+    monkeypatch.setattr(loop, "_exact_step", interrupted)
     assert main(args + ["--out", str(tmp_path / "broken")]) == 130
-    monkeypatch.setattr(rloo, "_exact_step", real_step)
+    monkeypatch.setattr(loop, "_exact_step", real_step)
     assert main(args + ["--out", str(tmp_path / "broken")]) == 2
     assert "already holds a run; pass --resume" in _error_line(capsys)
     assert main(args + ["--out", str(tmp_path / "broken"), "--resume"]) == 0
@@ -102,11 +103,27 @@ def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_p
                  "--dataset", "post-test", "--limit", "2", "--quiet"]) == 0
 
 
-def test_sample_mode_counts_unparseable_answers(tiny_model_dir, tmp_path):
-    code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "s"), "--mode", "sample",
-                 "--counting", "sequential", "--max-prompts", "1", "--meta-episode", "4", "--group-size", "2",
-                 "--max-completion-tokens", "4", "--quiet"])
-    assert code == 0
-    summary = json.loads((tmp_path / "s" / "train_summary.json").read_text())
-    # a random two-layer model never writes "Final Answer: [x]": all four are penalised
-    assert summary["invalid_answers"] == 4 and summary["mean_reward"] == -1.5
+def test_loop_sample_mode_reads_answers_and_masks_truncated_ones(tiny_model_dir, tmp_path):
+    from drest.llm import datasets, rewards
+    from drest.llm.config import TrainConfig
+
+    model, tokenizer = models.load(str(tiny_model_dir))
+    cap, eos = 12, tokenizer.eos_token_id
+    texts = ["Final Answer: [a]", "(d)", "Final Answer: [c]", "Final Answer: [b] and a very long explanation of it"]
+    fixed = [tokenizer(t, add_special_tokens=False)["input_ids"][:cap] for t in texts]
+    fixed = [ids + [eos] * (cap - len(ids)) if len(ids) < cap else ids for ids in fixed]  # the last one is cut off
+
+    def fake_generate(input_ids, num_return_sequences, **kwargs):
+        rows = [fixed[i % 4] for i in range(num_return_sequences)]
+        return torch.cat([input_ids.expand(num_return_sequences, -1), torch.tensor(rows)], dim=1)
+
+    model.generate = fake_generate
+    config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "s"), trainer="loop", mode="sample",
+                         meta_episode=4, max_prompts=1, max_completion_tokens=cap, kl_coef=0.0, lr=1e-2,
+                         warmup_steps=0, quantize="none")
+    loop.train(config, model, tokenizer, progress=False)
+    (row,) = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
+    assert row["invalid"] == 1 and row["truncated"] == 1
+    record = {r["id"]: r for r in datasets.load("post-train", 0)}[row["id"]]
+    expected, _ = rewards.advantages(record, ["a", None, "c", "b"], config)
+    assert row["mean_reward"] == pytest.approx(float(np.mean(expected)))

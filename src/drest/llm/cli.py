@@ -66,6 +66,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--eval-post", type=int, default=80, help="POST test prompts scored before and after")
     p.add_argument("--eval-neutrality", type=int, default=80, help="Neutrality test prompts scored before and after")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass when scoring")
+    p.add_argument("--trainer", choices=("trl", "loop"), default="trl", help="TRL's RLOOTrainer or drest's loop")
     _common(p)
     p.set_defaults(func=_demo)
 
@@ -76,28 +77,16 @@ def _common(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-_TRAIN_HELP = {
-    "dataset": "training prompts: a name or JSONL path (POST records)",
-    "mode": "exact: sample labels from the option distribution (fast); sample: free-form completions",
-    "counting": "order-averaged (unbiased baseline, default) or sequential (the paper's 8 groups of 4)",
-    "prompts_per_step": "prompts per optimiser step in exact mode",
-    "max_prompts": "stop after this many prompts",
-    "quantize": "auto: 4-bit NF4 QLoRA on a CUDA GPU with bitsandbytes, else full precision",
-    "checkpoint_every": "prompts between checkpoints",
-}
-
-
 def _train_options(p) -> None:
-    from ..llm.rloo import COUNTINGS, MODES, TrainConfig
+    from .config import HELP, TrainConfig
 
     for f in fields(TrainConfig):
         if f.name in ("model", "out", "seed"):
             continue
         flag = "--" + f.name.replace("_", "-")
-        kind = {"max_prompts": int}.get(f.name, type(f.default))
-        choices = {"mode": MODES, "counting": COUNTINGS, "quantize": ("auto", "4bit", "none")}.get(f.name)
-        p.add_argument(flag, type=kind, default=f.default, choices=choices,
-                       help=_TRAIN_HELP.get(f.name, f"default {f.default}"))
+        kind = {"max_prompts": int, "group_size": int}.get(f.name, type(f.default))
+        help_text = HELP.get(f.name, "")
+        p.add_argument(flag, type=kind, default=f.default, help=f"{help_text} (default {f.default})".lstrip())
 
 
 def _check_threads(args) -> None:
@@ -207,42 +196,56 @@ def _eval(args) -> int:
 
 
 def _train_config(args, **overrides):
-    from .rloo import TrainConfig
+    from .config import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     values.update(overrides)
     return TrainConfig(**values).validate()
 
 
+def _trainer(config):
+    if config.trainer == "loop":
+        from .loop import train
+    else:
+        from .trl_trainer import train
+    return train
+
+
 def _train(args) -> int:
-    from . import models
-    from .rloo import train
+    from . import datasets, models
+    from .trl_trainer import check_answer_room
 
     config = _train_config(args)
+    # everything that can be checked without the model, before loading it
+    models.resolve(config.model)
+    datasets.load(config.dataset, config.seed)
+    check_answer_room(config, models.load_tokenizer(config.model))
     _setup(args)
     model, tokenizer = models.load(config.model, quantize=config.quantize)
-    _, summary = train(config, model, tokenizer, resume=args.resume, progress=not args.quiet)
-    print(json.dumps(summary, indent=2))
+    _, summary = _trainer(config)(config, model, tokenizer, resume=args.resume, progress=not args.quiet)
+    print(json.dumps(summary, indent=2, allow_nan=False))
     print(f"adapter: {Path(config.out) / 'adapter'}")
     return 0
 
 
 def _demo(args) -> int:
     from . import models
-    from .rloo import train
 
     started = time.time()
     model_spec = args.model or models.packaged_smollm2()
     out = Path(args.out)
+    # the first demo's settings (results/llm/README.md), so both trainers are compared like for like
     config = _train_config(argparse.Namespace(), model=model_spec, out=str(out / "run"), mode="exact",
-                           lr=args.lr, max_prompts=args.train_prompts, prompts_per_step=args.prompts_per_step,
+                           trainer=args.trainer, lr=args.lr, max_prompts=args.train_prompts,
+                           prompts_per_step=args.prompts_per_step, micro_batch=32 * args.prompts_per_step,
+                           lora_r=16, lora_alpha=16, lora_dropout=0.1, kl_coef=0.0, warmup_steps=0,
                            quantize="none", checkpoint_every=max(args.train_prompts // 4, 1), seed=args.seed)
     _setup(args)
     model, tokenizer = models.load(model_spec)
     sets = {"post-test": args.eval_post, "neutrality-test": args.eval_neutrality}
     before = {name: _score_sets(model, tokenizer, [name], n, args, out, ".before")[name] for name, n in sets.items()}
     t_train = time.time()
-    model, train_summary = train(config, model, tokenizer, resume=False, progress=not args.quiet)
+    model, train_summary = _trainer(config)(config, model, tokenizer, resume=False, progress=not args.quiet)
     train_seconds = time.time() - t_train
     after = {name: _score_sets(model, tokenizer, [name], n, args, out, ".after")[name] for name, n in sets.items()}
     post_b, post_a = before["post-test"]["deterministic"], after["post-test"]["deterministic"]

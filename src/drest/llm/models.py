@@ -68,6 +68,21 @@ def use_4bit(quantize: str, gguf: bool) -> bool:
     return available
 
 
+def load_tokenizer(spec: str):
+    """The tokenizer of a model argument (cheap: checks settings before the model loads)."""
+    from transformers import AutoTokenizer
+
+    source, gguf = resolve(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **({"gguf_file": gguf} if gguf else {}))
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DrestError(f"model: could not load the tokenizer of {spec!r}: {first}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load(spec: str, *, adapter: str | None = None, quantize: str = "none"):
     """Load (model, tokenizer) from a model argument, optionally with a LoRA adapter.
 

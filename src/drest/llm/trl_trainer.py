@@ -1,0 +1,323 @@
+"""DReST-RLOO on TRL: ``DReSTRLOOTrainer``, a subclass of TRL's ``RLOOTrainer``, and
+``train(config, model, tokenizer)``, the default trainer of ``drest llm train``.
+
+One meta-episode (one POST prompt answered ``meta_episode`` times) is one RLOO
+group (``num_generations``) and ``prompts_per_step`` meta-episodes are one
+optimiser step: the answers are split over processes x micro-batches x
+gradient-accumulation steps (``TrainConfig.accumulation_steps``), so with
+accelerate/DDP each process holds only a slice of a group.
+
+What the subclass changes, and why:
+
+* Rewards on the whole group (huggingface/trl#3896): TRL calls a reward function
+  with the local slice only. ``_drest_reward`` gathers every process's decisions
+  (``gather_object``, process order = TRL's slice order), computes each group's
+  rewards and advantages with ``drest.llm.rewards`` (the one code path, shared
+  with the loop) and returns the local slice.
+* Baseline: TRL's advantage is reward minus the leave-one-out mean. For the
+  exclusion baseline the difference ``exclusion - leave-one-out`` (computed on the
+  same rewards) is added to TRL's advantage; TRL's KL term, which it folds into
+  the reward, is untouched. With ``--baseline leave-one-out`` the difference is 0.
+* Exact mode (``_generate_single_turn``, TRL's generation hook): the prompt ends
+  with ``Final Answer: [`` and the answer is one token sampled from the model's
+  next-token distribution, from one forward pass per distinct prompt instead of
+  ``meta_episode`` generations; a token that is not a valid label is unreadable.
+  ``_get_per_token_logps_and_entropies`` likewise runs one forward pass per
+  distinct prompt for one-token answers (identical rows give identical logits).
+* Health: after each meta-episode a window of the last ``health_window`` ones
+  stops the run with a one-line reason when the unreadable share exceeds
+  ``max_unreadable`` or every answer of every group got the same reward (no
+  learning signal); a non-finite loss stops it before the optimiser step.
+
+Checkpoints, resume (optimiser, scheduler, RNG states, data position),
+``report_to`` and vLLM are TRL's/transformers' own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DrestError
+from . import datasets, rundir
+from .models import chat_text
+from .rewards import (advantages, check_training_records, group_loo_advantages, meta_episode_stats, parse_answer,
+                      read_label_token)
+from .scoring import ANSWER_PREFIX
+
+LOG_NAME = "log.jsonl"
+
+
+def trainer_class():
+    """The trainer class (built on first use so that importing drest never imports TRL)."""
+    global _TRAINER
+    if _TRAINER is None:
+        _TRAINER = _build_trainer_class()
+    return _TRAINER
+
+
+_TRAINER = None
+
+
+def _build_trainer_class():
+    import torch
+    from accelerate.utils import gather_object
+    from trl import RLOOTrainer
+
+    class DReSTRLOOTrainer(RLOOTrainer):
+        """RLOOTrainer whose groups are DReST meta-episodes (see the module docstring)."""
+
+        def __init__(self, drest_config, records, *args, **kwargs):
+            self.drest = drest_config
+            self.records = records
+            self._group = None
+            self._health = deque(maxlen=max(drest_config.health_window, 1))
+            self._log = None
+            super().__init__(*args, reward_funcs=[self._drest_reward], **kwargs)
+
+        # ---- rewards on the whole group
+        def _drest_reward(self, prompts, completions, completion_ids, record_index, **_):
+            cfg = self.drest
+            eos = set(self.eos_token_ids) | {self._tokenizer.pad_token_id}
+            local = []
+            for text, ids, idx in zip(completions, completion_ids, record_index):
+                valid = self.records[idx]["valid_answers"]
+                if cfg.mode == "exact":
+                    local.append((idx, read_label_token(text, valid), False))
+                    continue
+                cut = len(ids) > 0 and ids[-1] not in eos
+                answer = parse_answer(text, valid)
+                local.append((idx, None if (cut and cfg.truncated == "penalise") else answer, cut))
+            everything = gather_object(local) if self.accelerator.num_processes > 1 else local
+            size = cfg.meta_episode
+            if len(everything) % size:
+                raise DrestError(f"micro batch: a reward call saw {len(everything)} answers, not whole meta-episodes "
+                                 f"of {size}")
+            rewards, advs, groups = [], [], []
+            for start in range(0, len(everything), size):
+                block = everything[start:start + size]
+                if len({idx for idx, _, _ in block}) != 1:
+                    raise DrestError("micro batch: a meta-episode's answers came from different prompts; "
+                                     "check that --micro-batch x processes divides --meta-episode")
+                record = self.records[block[0][0]]
+                answers = [a for _, a, _ in block]
+                r, a = advantages(record, answers, cfg)
+                rewards.append(r)
+                advs.append(a)
+                groups.append((record, answers, r, sum(cut for _, _, cut in block)))
+            self._group = (np.concatenate(rewards), np.concatenate(advs), groups)
+            lo = self.accelerator.process_index * len(prompts)
+            return [float(x) for x in self._group[0][lo:lo + len(prompts)]]
+
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            if not self.model.training or self._group is None:
+                return out
+            rewards, adv, groups = self._group
+            self._group = None
+            # exclusion baseline: TRL subtracted the leave-one-out mean; swap in ours
+            correction = adv - group_loo_advantages(rewards, self.drest.meta_episode)
+            n = out["advantages"].shape[0]
+            lo = self.accelerator.process_index * n
+            out["advantages"] = out["advantages"] + torch.tensor(
+                correction[lo:lo + n], dtype=out["advantages"].dtype, device=out["advantages"].device)
+            used = self.accelerator.gather(out["advantages"]).double().cpu().numpy()
+            self._record(groups, used)
+            return out
+
+        def _record(self, groups, used):
+            cfg, size = self.drest, self.drest.meta_episode
+            step = self.state.global_step
+            for j, (record, answers, r, truncated) in enumerate(groups):
+                row = {"prompts_done": step * cfg.prompts_per_step + j + 1,
+                       **meta_episode_stats(record, answers, r), "truncated": truncated,
+                       "answers": answers, "rewards": [float(x) for x in r],
+                       "advantages": [float(x) for x in used[j * size:(j + 1) * size]]}
+                if self.accelerator.is_main_process and self._log is not None:
+                    self._log.write(json.dumps(row) + "\n")
+                    self._log.flush()
+                self._health.append((row["invalid"] / size, float(np.ptp(r))))
+            self._check_health()
+
+        def _check_health(self):
+            cfg = self.drest
+            if cfg.health_window == 0 or len(self._health) < cfg.health_window:
+                return
+            unreadable = float(np.mean([u for u, _ in self._health]))
+            where = f"over the last {cfg.health_window} meta-episodes (step {self.state.global_step})"
+            if unreadable > cfg.max_unreadable:
+                raise DrestError(f"training stopped: {unreadable:.0%} of answers were unreadable {where}, above "
+                                 f"--max-unreadable {cfg.max_unreadable}; check the prompt format, "
+                                 "--max-completion-tokens or --lr")
+            if all(spread < 1e-12 for _, spread in self._health):
+                raise DrestError(f"training stopped: the reward was flat (every answer of each meta-episode paid the "
+                                 f"same) {where}, so every advantage is 0; raise --temperature or check the rewards")
+
+        # ---- stop on a non-finite loss before the optimiser step
+        def training_step(self, model, inputs, num_items_in_batch):
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            finite = torch.isfinite(loss.detach().float()).all().reshape(1).to(self.accelerator.device)
+            if not bool(self.accelerator.gather(finite.float()).min() > 0):
+                raise DrestError(f"training stopped: the loss became non-finite at step {self.state.global_step + 1}; "
+                                 "nothing was updated. Lower --lr or check the reward settings")
+            return loss
+
+        # ---- prompts are pre-rendered chat text: no second BOS from the tokenizer
+        def _tokenize_prompts(self, prompts):
+            if isinstance(prompts[0], str):
+                return self.processing_class(text=prompts, add_special_tokens=False)["input_ids"], None, {}
+            return super()._tokenize_prompts(prompts)
+
+        # ---- exact mode: one-token answers from one forward pass per distinct prompt
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields):
+            if self.drest.mode != "exact":
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields)
+            from .scoring import next_token_logprobs
+
+            model = self.accelerator.unwrap_model(self.model)
+            distinct = {}
+            for ids in prompt_ids:
+                distinct.setdefault(tuple(ids), len(distinct))
+            was_training = model.training
+            model.eval()  # sample from the policy itself, not a dropout draw of it
+            with torch.no_grad():
+                logits = next_token_logprobs(model, [list(k) for k in distinct], self._tokenizer.pad_token_id)
+            model.train(was_training)
+            probs = (logits / self.temperature).softmax(-1)
+            rows = torch.tensor([distinct[tuple(ids)] for ids in prompt_ids], device=probs.device)
+            draws = torch.multinomial(probs[rows], 1)[:, 0]
+            return [[int(t)] for t in draws.tolist()]
+
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                               batch_size=None, compute_entropy=False, compute_aux_loss=False,
+                                               **kwargs):
+            multimodal = any(v is not None for v in kwargs.values())
+            if logits_to_keep != 1 or multimodal or compute_aux_loss:
+                return super()._get_per_token_logps_and_entropies(
+                    model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy,
+                    compute_aux_loss, **kwargs)
+            prefix, mask = input_ids[:, :-1], attention_mask[:, :-1]
+            both = torch.cat([prefix, mask], dim=1)
+            distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
+            u_ids, u_mask = distinct[:, :prefix.shape[1]], distinct[:, prefix.shape[1]:]
+            positions = (u_mask.cumsum(-1) - 1).clamp(min=0)
+            with self.accelerator.autocast():
+                logits = model(input_ids=u_ids, attention_mask=u_mask, position_ids=positions,
+                               logits_to_keep=1).logits[:, -1, :]
+            logp = (logits.float() / self.temperature).log_softmax(-1)[inverse]
+            per_token = logp.gather(-1, input_ids[:, -1:])
+            entropy = -(logp.exp() * logp).sum(-1, keepdim=True) if compute_entropy else None
+            return per_token, entropy, None
+
+    return DReSTRLOOTrainer
+
+
+def _prompts(records, tokenizer, schedule, mode: str) -> list[dict]:
+    """Dataset rows in training order: the chat text (plus the answer prefix in exact mode)."""
+    rendered = {}
+    rows = []
+    for idx in schedule:
+        if idx not in rendered:
+            text = chat_text(tokenizer, records[idx]["prompt"])
+            rendered[idx] = text + ANSWER_PREFIX if mode == "exact" else text
+        rows.append({"prompt": rendered[idx], "record_index": idx})
+    return rows
+
+
+def check_answer_room(config, tokenizer) -> None:
+    """Sample mode: the token cap must hold the final line, or every answer is unreadable."""
+    if config.mode != "sample":
+        return
+    needed = len(tokenizer(ANSWER_PREFIX + "a]", add_special_tokens=False)["input_ids"])
+    if config.max_completion_tokens < needed:
+        raise DrestError(f"max completion tokens: {config.max_completion_tokens} cannot hold "
+                         f"'{ANSWER_PREFIX}a]' ({needed} tokens with this tokenizer); use at least {needed} "
+                         "(the authors' study uses 320)")
+
+
+def trl_args(config, n_prompts: int, progress: bool = True):
+    """TRL's RLOOConfig for a DReST run (one optimiser step = ``prompts_per_step`` whole meta-episodes)."""
+    import torch
+    from trl import RLOOConfig
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    steps = math.ceil(n_prompts / config.prompts_per_step)
+    return RLOOConfig(
+        output_dir=config.out, seed=config.seed, data_seed=config.seed,
+        per_device_train_batch_size=config.micro_batch,
+        gradient_accumulation_steps=config.accumulation_steps(),
+        num_generations=config.meta_episode, num_iterations=1,
+        max_completion_length=1 if config.mode == "exact" else config.max_completion_tokens,
+        temperature=config.temperature, top_p=1.0, top_k=0,
+        learning_rate=config.lr, lr_scheduler_type="constant_with_warmup", warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm, beta=config.kl_coef, normalize_advantages=False,
+        # exact mode: the one-token answer is never "truncated"
+        mask_truncated_completions=config.mode == "sample" and config.truncated == "mask",
+        shuffle_dataset=False, num_train_epochs=1, max_steps=steps,
+        save_strategy="steps", save_steps=max(1, config.checkpoint_every // config.prompts_per_step),
+        logging_steps=1, report_to=[] if config.report_to == "none" else [config.report_to],
+        disable_tqdm=not progress, remove_unused_columns=False, bf16=bf16,
+        # CPU processes (torchrun) talk over gloo
+        use_cpu=not cuda, ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+        use_vllm=config.vllm != "off", vllm_mode="colocate" if config.vllm == "off" else config.vllm,
+        chat_template_kwargs={"enable_thinking": False},
+    )
+
+
+def train(config, model, tokenizer, *, resume: bool = False, progress: bool = True, callbacks=()):
+    """Fine-tune ``model`` with DReST-RLOO on TRL; write TRL checkpoints, ``log.jsonl``,
+    the final ``adapter/`` and ``train_summary.json`` under ``config.out``.
+    Returns (peft model, summary)."""
+    import time
+
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .loop import _schedule
+
+    config.validate()
+    check_answer_room(config, tokenizer)
+    records = datasets.load(config.dataset, config.seed)
+    check_training_records(records)
+    out = Path(config.out)
+    last = get_last_checkpoint(str(out)) if out.is_dir() else None
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        rundir.start(config, last is not None, resume)
+    elif resume and last is None:
+        raise DrestError(f"resume: no checkpoint under {str(out)!r}; run without --resume to start fresh")
+    schedule = _schedule(len(records), config)
+    args = trl_args(config, len(schedule), progress)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = trainer_class()(config, records, model=model, args=args,
+                              train_dataset=Dataset.from_list(_prompts(records, tokenizer, schedule, config.mode)),
+                              processing_class=tokenizer, peft_config=lora, callbacks=list(callbacks))
+    done = 0
+    if last is not None and resume:
+        done = json.loads((Path(last) / "trainer_state.json").read_text())["global_step"] * config.prompts_per_step
+    if main:
+        trainer._log = rundir.open_log(out / LOG_NAME, done)
+    started = time.time()
+    try:
+        trainer.train(resume_from_checkpoint=last if resume else None)
+    finally:
+        if trainer._log is not None:
+            trainer._log.close()
+    trainer.accelerator.wait_for_everyone()
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    summary = rundir.summarize_log(out / LOG_NAME)
+    summary.update(prompts=len(schedule), steps=trainer.state.global_step, seconds=round(time.time() - started, 1))
+    if main:
+        rundir.publish_adapter(peft_model, out)
+        rundir.write_json_atomic(out / "train_summary.json", summary)
+    trainer.accelerator.wait_for_everyone()
+    peft_model.eval()
+    return peft_model, summary

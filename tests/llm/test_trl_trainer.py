@@ -1,0 +1,171 @@
+"""The TRL trainer: rewards on whole groups across two real processes, kill and
+resume, sample-mode reading/truncation, the health check and one-line errors."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from drest.cli import main
+from drest.llm import datasets, models, rewards
+from drest.llm.config import TrainConfig
+
+pytestmark = pytest.mark.slow
+RUN = str(Path(__file__).with_name("trl_run.py"))
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    return env
+
+
+def _run(cmd, check=True):
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _rows(out: Path):
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def _settings(out: Path) -> TrainConfig:
+    return TrainConfig(**json.loads((out / "config.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def smollm2_path():
+    try:
+        return models.packaged_smollm2()
+    except Exception as exc:
+        pytest.skip(f"SmolLM2 not available: {exc}")
+
+
+def test_two_processes_reward_whole_meta_episodes_and_stay_in_sync(smollm2_path, tmp_path):
+    out = tmp_path / "ddp"
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    _run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", RUN, str(out), "--mode", "exact",
+          "--micro-batch", "2"])
+    config = _settings(out)
+    records = {r["id"]: r for r in datasets.load(config.dataset, config.seed)}
+    rows = _rows(out)
+    assert [r["prompts_done"] for r in rows] == [1, 2]
+    spread = False
+    for row in rows:
+        # 8 answers split 4 + 4 over the ranks (2 micro-batches of 2 each); one process on the same answers:
+        record, answers = records[row["id"]], row["answers"]
+        assert len(answers) == 8
+        expected_r, expected_adv = rewards.advantages(record, answers, config)
+        np.testing.assert_allclose(row["rewards"], expected_r, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(row["advantages"], expected_adv, rtol=0, atol=1e-5)  # what the loss used
+        spread |= np.ptp(expected_r) > 0
+        # rewarding each rank's half alone (trl#3896) would have given other advantages
+        halves = np.concatenate([rewards.advantages(record, answers[:4], config)[1],
+                                 rewards.advantages(record, answers[4:], config)[1]])
+        assert np.abs(halves - expected_adv).max() > 1e-3 or np.ptp(expected_r) == 0
+    assert spread, "no meta-episode had a reward spread: the test would not see a wrong advantage"
+    rank0, rank1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
+    assert rank0.keys() == rank1.keys() and rank0
+    for key in rank0:
+        torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0)
+    assert any(float(t.abs().max()) > 0 for k, t in rank0.items() if "lora_B" in k)  # training moved them
+
+
+def test_killed_run_resumes_to_the_unbroken_adapter(smollm2_path, tmp_path):
+    args = ["--max-prompts", "4", "--micro-batch", "8"]
+    _run([sys.executable, RUN, str(tmp_path / "full")] + args)
+    killed = _run([sys.executable, RUN, str(tmp_path / "broken"), "--kill-at", "3"] + args, check=False)
+    assert killed.returncode == -9  # SIGKILL as step 3 began, after the checkpoint at step 2
+    assert (tmp_path / "broken" / "checkpoint-2").is_dir() and not (tmp_path / "broken" / "adapter").exists()
+    refused = _run([sys.executable, RUN, str(tmp_path / "broken")] + args, check=False)
+    assert "already holds a run; pass --resume" in refused.stderr
+    _run([sys.executable, RUN, str(tmp_path / "broken"), "--resume"] + args)
+    full, resumed = torch.load(tmp_path / "full" / "rank0.pt"), torch.load(tmp_path / "broken" / "rank0.pt")
+    assert full.keys() == resumed.keys()
+    for key in full:
+        torch.testing.assert_close(full[key], resumed[key])
+    assert _rows(tmp_path / "full") == _rows(tmp_path / "broken")
+    summary = json.loads((tmp_path / "broken" / "train_summary.json").read_text())
+    assert summary["steps"] == 4 and summary["prompts"] == 4
+
+
+def _texts_to_ids(tokenizer, texts, eos: bool):
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] + ([tokenizer.eos_token_id] if eos else [])
+            for t in texts]
+
+
+@pytest.mark.parametrize("truncated", ["mask", "penalise"])
+def test_sample_mode_reads_answers_and_handles_truncation(tiny_model_dir, tmp_path, monkeypatch, truncated):
+    from drest.llm import trl_trainer
+
+    model, tokenizer = models.load(str(tiny_model_dir))
+    cap = 12
+    finished = _texts_to_ids(tokenizer, ["Final Answer: [a]", "I pick Final Answer: [ C ]", "(d)"], eos=True)
+    cut = tokenizer("Final Answer: [b] and then a very long explanation that goes on",
+                    add_special_tokens=False)["input_ids"][:cap]
+    fixed = finished + [cut]  # answers a, c, unreadable, b (cut off at the cap)
+
+    def fake_generate(self, prompt_ids, images, multimodal_fields):
+        return [fixed[i % 4] for i in range(len(prompt_ids))]
+
+    monkeypatch.setattr(trl_trainer.trainer_class(), "_generate_single_turn", fake_generate)
+    config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / truncated), mode="sample", meta_episode=4,
+                         micro_batch=4, max_prompts=1, max_completion_tokens=cap, truncated=truncated, kl_coef=0.0,
+                         warmup_steps=0, health_window=0, quantize="none")
+    trl_trainer.train(config, model, tokenizer, progress=False)
+    (row,) = _rows(tmp_path / truncated)
+    expected = ["a", "c", None, "b" if truncated == "mask" else None]
+    assert row["answers"] == expected and row["truncated"] == 1
+    record = {r["id"]: r for r in datasets.load("post-train", 0)}[row["id"]]
+    r, adv = rewards.advantages(record, expected, config)
+    np.testing.assert_allclose(row["rewards"], r, atol=1e-6)
+    np.testing.assert_allclose(row["advantages"], adv, atol=1e-5)
+
+
+def test_health_check_stops_a_run_whose_answers_are_unreadable(tiny_model_dir, tmp_path, capsys):
+    # a random two-layer model puts almost no probability on the labels: every exact answer is unreadable
+    code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "h"), "--max-prompts", "4",
+                 "--meta-episode", "4", "--micro-batch", "4", "--health-window", "2", "--quantize", "none", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("drest: error: training stopped: 100% of answers were unreadable over the last 2 "
+                          "meta-episodes (step 1)")
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--meta-episode", "1"], "meta-episode: needs at least 2 answers for a baseline, got 1"),
+    (["--lam", "1.5"], "lam: must be strictly between 0 and 1, got 1.5"),
+    (["--invalid-penalty", "nan"], "invalid penalty: must be a finite number, got nan"),
+    (["--temperature", "inf"], "temperature: must be a finite number, got inf"),
+    (["--mode", "sample", "--max-completion-tokens", "4"],
+     "max completion tokens: 4 cannot hold 'Final Answer: [a]' (6 tokens with this tokenizer); use at least 6"),
+])
+def test_bad_settings_fail_in_one_line_before_the_model_loads(tiny_model_dir, tmp_path, capsys, monkeypatch,
+                                                             extra, message):
+    from drest.llm import models as models_module
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before the settings were checked")
+
+    monkeypatch.setattr(models_module, "load", no_load)
+    assert main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r")] + extra) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"drest: error: {message}")
+
+
+def test_missing_model_and_a_launch_that_splits_groups_fail_before_loading(tmp_path, capsys, monkeypatch):
+    assert main(["llm", "train", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "drest: error: model: no such file or directory" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as set by torchrun / accelerate launch on 3 processes
+    assert main(["llm", "train", "--model", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert ("micro batch: 1 meta-episode(s) of 32 answers cannot be split into passes of 8 answers on each of 3 "
+            "process(es)") in capsys.readouterr().err
