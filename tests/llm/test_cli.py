@@ -108,10 +108,12 @@ def test_loop_sample_mode_reads_answers_and_masks_truncated_ones(tiny_model_dir,
     from drest.llm.config import TrainConfig
 
     model, tokenizer = models.load(str(tiny_model_dir))
-    cap, eos = 12, tokenizer.eos_token_id
-    texts = ["Final Answer: [a]", "(d)", "Final Answer: [c]", "Final Answer: [b] and a very long explanation of it"]
-    fixed = [tokenizer(t, add_special_tokens=False)["input_ids"][:cap] for t in texts]
-    fixed = [ids + [eos] * (cap - len(ids)) if len(ids) < cap else ids for ids in fixed]  # the last one is cut off
+    eos = tokenizer.eos_token_id
+    texts = ["Final Answer: [a]", "(d)", "Final Answer: [c]",
+             "I weigh both lengths and both deliverables, one after the other.\nFinal Answer: [b]"]
+    fixed = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    cap = len(fixed[-1])  # the last one is cut off at the cap (no end-of-sequence token), readable
+    fixed = [ids + [eos] * (cap - len(ids)) for ids in fixed]
 
     def fake_generate(input_ids, num_return_sequences, **kwargs):
         rows = [fixed[i % 4] for i in range(num_return_sequences)]

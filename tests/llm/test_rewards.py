@@ -63,7 +63,9 @@ def test_exclusion_baseline_ignores_the_answer_it_judges():
 
 def test_parse_and_config_errors():
     assert rloo.parse_answer("Final Answer: [C]", list("abcd")) == "c"
-    assert rloo.parse_answer("I pick Final Answer:[ b ] because", list("abcd")) == "b"
+    assert rloo.parse_answer("I compared them.\nFinal Answer: [ b ]", list("abcd")) == "b"
+    assert rloo.parse_answer("Final Answer: [b] because it is short", list("abcd")) is None  # not a final line
+    assert rloo.parse_answer("Final Answer: [a]\nFinal Answer: [b]", list("abcd")) is None  # conflicting
     assert rloo.parse_answer("Final Answer: [e]", list("abcd")) is None
     assert rloo.parse_answer("(a)", list("abcd")) is None
     with pytest.raises(DrestError, match="lam: must be strictly between 0 and 1"):

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from drest.cli import main
 from drest.llm import datasets, models, rewards
 from drest.llm.config import TrainConfig
+
+torch = pytest.importorskip("torch")  # the llm extra (a failure in CI, see tests/conftest.py)
 
 pytestmark = pytest.mark.slow
 RUN = str(Path(__file__).with_name("trl_run.py"))
@@ -109,10 +110,13 @@ def test_sample_mode_reads_answers_and_handles_truncation(tiny_model_dir, tmp_pa
     from drest.llm import trl_trainer
 
     model, tokenizer = models.load(str(tiny_model_dir))
-    cap = 12
-    finished = _texts_to_ids(tokenizer, ["Final Answer: [a]", "I pick Final Answer: [ C ]", "(d)"], eos=True)
-    cut = tokenizer("Final Answer: [b] and then a very long explanation that goes on",
-                    add_special_tokens=False)["input_ids"][:cap]
+    # cut off at the cap (no end-of-sequence token) just after a readable final line
+    cut = tokenizer("I weigh both lengths and both deliverables, one after the other.\nFinal Answer: [b]",
+                    add_special_tokens=False)["input_ids"]
+    cap = len(cut)
+    finished = _texts_to_ids(tokenizer, ["Final Answer: [a]", "I compare the options.\nFinal Answer: [ C ]", "(d)"],
+                             eos=True)
+    assert max(map(len, finished)) < cap
     fixed = finished + [cut]  # answers a, c, unreadable, b (cut off at the cap)
 
     def fake_generate(self, prompt_ids, images, multimodal_fields):

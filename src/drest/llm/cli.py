@@ -213,13 +213,13 @@ def _trainer(config):
 
 def _train(args) -> int:
     from . import datasets, models
-    from .trl_trainer import check_answer_room
+    from .trl_trainer import check_settings
 
     config = _train_config(args)
     # everything that can be checked without the model, before loading it
     models.resolve(config.model)
     datasets.load(config.dataset, config.seed)
-    check_answer_room(config, models.load_tokenizer(config.model))
+    check_settings(config, models.load_tokenizer(config.model))
     _setup(args)
     model, tokenizer = models.load(config.model, quantize=config.quantize)
     _, summary = _trainer(config)(config, model, tokenizer, resume=args.resume, progress=not args.quiet)

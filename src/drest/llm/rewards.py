@@ -19,25 +19,23 @@ latter within consecutive groups of ``config.group`` answers.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..errors import DrestError
 from ..reward import meta_episode_rewards, order_averaged_discount
 from . import datasets
+from .parse import read_decision
+from .scoring import ANSWER_PREFIX
 
 LENGTH_INDEX = {"short": 0, "long": 1}
 DEFAULT_REWARD_SCALE = 0.1
-_ANSWER_RE = re.compile(r"Final Answer:\s*\[\s*([A-Za-z])\s*\]")
 
 
 def parse_answer(text: str, valid: list[str]) -> str | None:
-    """The label in the first ``Final Answer: [x]`` of a free-form answer if it is valid, else None.
-    (The one place sampled answers are read; switch to the evaluation parser here.)"""
-    match = _ANSWER_RE.search(text)
-    label = match.group(1).lower() if match else None
-    return label if label in valid else None
+    """The label a free-form answer states on its final line (``Final Answer: [x]``), read by
+    the evaluation's reader (``drest.llm.parse.read_decision``), else None."""
+    allowed = {f"{ANSWER_PREFIX}{label}]": label for label in valid}
+    return read_decision(text, allowed, {label: label for label in valid}).choice
 
 
 def read_label_token(text: str, valid: list[str]) -> str | None:

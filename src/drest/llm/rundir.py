@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DrestError
+from ..io import write_atomic
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=False))
 
 
 def start(config, has_checkpoint: bool, resume: bool) -> Path:

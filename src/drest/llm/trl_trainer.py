@@ -229,8 +229,14 @@ def _prompts(records, tokenizer, schedule, mode: str) -> list[dict]:
     return rows
 
 
-def check_answer_room(config, tokenizer) -> None:
-    """Sample mode: the token cap must hold the final line, or every answer is unreadable."""
+def check_settings(config, tokenizer) -> None:
+    """Checks that need the tokenizer or the environment, made before the model loads: vLLM
+    must be installed when asked for, and in sample mode the token cap must hold the final
+    line, or every answer is unreadable."""
+    import importlib.util
+
+    if config.vllm != "off" and importlib.util.find_spec("vllm") is None:
+        raise DrestError(f"vllm: --vllm {config.vllm} needs the vllm package (pip install vllm); or use --vllm off")
     if config.mode != "sample":
         return
     needed = len(tokenizer(ANSWER_PREFIX + "a]", add_special_tokens=False)["input_ids"])
@@ -283,7 +289,7 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
     from .loop import _schedule
 
     config.validate()
-    check_answer_room(config, tokenizer)
+    check_settings(config, tokenizer)
     records = datasets.load(config.dataset, config.seed)
     check_training_records(records)
     out = Path(config.out)
