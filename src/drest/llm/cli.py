@@ -78,15 +78,16 @@ def _common(p) -> None:
 
 
 def _train_options(p) -> None:
-    from .config import HELP, TrainConfig
+    from . import config as c
 
-    for f in fields(TrainConfig):
+    for f in fields(c.TrainConfig):
         if f.name in ("model", "out", "seed"):
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = {"max_prompts": int, "group_size": int}.get(f.name, type(f.default))
-        help_text = HELP.get(f.name, "")
-        p.add_argument(flag, type=kind, default=f.default, help=f"{help_text} (default {f.default})".lstrip())
+        help_text = c.HELP.get(f.name, "")
+        p.add_argument(flag, type=kind, default=f.default, choices=c.CHOICES.get(f.name),
+                       help=f"{help_text} (default {f.default})".lstrip())
 
 
 def _check_threads(args) -> None:

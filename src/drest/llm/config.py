@@ -22,6 +22,8 @@ TRUNCATED = ("mask", "penalise")
 REPORT_TO = ("none", "tensorboard", "wandb")
 VLLM = ("off", "colocate", "server")
 QUANTIZE = ("auto", "4bit", "none")
+CHOICES = {"trainer": TRAINERS, "mode": MODES, "reward": REWARDS, "counting": COUNTINGS, "baseline": BASELINES,
+           "truncated": TRUNCATED, "report_to": REPORT_TO, "vllm": VLLM, "quantize": QUANTIZE}
 
 HELP = {
     "dataset": "training prompts: a name or JSONL path (POST records)",
@@ -102,10 +104,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise DrestError(f"{f.name.replace('_', ' ')}: must be a finite number, got {value}")
-        choices = {"trainer": TRAINERS, "mode": MODES, "reward": REWARDS, "counting": COUNTINGS,
-                   "baseline": BASELINES, "truncated": TRUNCATED, "report_to": REPORT_TO, "vllm": VLLM,
-                   "quantize": QUANTIZE}
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise DrestError(f"{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}")
         checks = [
