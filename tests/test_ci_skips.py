@@ -61,7 +61,7 @@ def test_a_skip_fails_in_ci_and_only_there(tmp_path):
 
 def test_pure_llm_tests_run_without_torch():
     block = "for m in ('torch', 'transformers', 'peft'):\n    sys.modules[m] = None  # import raises ImportError"
-    files = [str(TESTS / "llm" / f) for f in ("test_rloo.py", "test_scoring.py", "test_datasets.py")]
+    files = [str(TESTS / "llm" / f) for f in ("test_rewards.py", "test_scoring.py", "test_datasets.py")]
     res = run_pytest(["-q", "-p", "no:cacheprovider", *files], TESTS.parent, ci=True, extra_code=block)
     assert res.returncode == 0, res.stdout[-3000:]
     assert " skipped" not in res.stdout and " passed" in res.stdout

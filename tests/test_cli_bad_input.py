@@ -121,11 +121,11 @@ ROWS = [
     (LLM_EVAL + ["--dataset", "test/post", "--mode", "sample", "--answers", "0"], "answers"),
     (LLM_EVAL + ["--dataset", "test/post", "--mode", "sample", "--temperature", "nan"], "temperature"),
     (LLM_EVAL + ["--dataset", "test/post", "--mode", "sample", "--max-new-tokens", "0"], "max-new-tokens"),
-    (LLM_TRAIN + ["--out", "{d}/lt", "--group-size", "0"], "group", "trl"),
+    (LLM_TRAIN + ["--out", "{d}/lt", "--group-size", "0"], "group"),
     (LLM_TRAIN + ["--out", "{d}/lt", "--threads", "-1"], "threads"),
     (LLM_TRAIN + ["--out", "{d}/lt", "--lr", "nan"], "lr"),
-    (LLM_TRAIN + ["--out", "{d}/lt", "--invalid-penalty", "inf"], "invalid", "trl"),
-    (LLM_TRAIN + ["--out", "{d}/file"], "--out", "trl"),
+    (LLM_TRAIN + ["--out", "{d}/lt", "--invalid-penalty", "inf"], "invalid"),
+    (LLM_TRAIN + ["--out", "{d}/file"], "--out"),
     (["llm", "demo", "--threads", "-1", "--out", "{d}/demo"], "threads"),
 ]
 

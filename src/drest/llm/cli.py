@@ -10,6 +10,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..errors import DrestError
+from ..io import check_out_dir
 
 
 def add_commands(subparsers) -> None:
@@ -218,6 +219,8 @@ def _train(args) -> int:
 
     config = _train_config(args)
     # everything that can be checked without the model, before loading it
+    _check_threads(args)
+    check_out_dir(config.out)
     models.resolve(config.model)
     datasets.load(config.dataset, config.seed)
     check_settings(config, models.load_tokenizer(config.model))

@@ -112,7 +112,7 @@ class TrainConfig:
             (self.meta_episode >= 2, f"meta-episode: needs at least 2 answers for a baseline, got {self.meta_episode}"),
             (self.group_size is None or self.group_size >= 2,
              f"group size: needs at least 2 answers for a leave-one-out baseline, got {self.group_size}"),
-            (self.group_size is None or self.meta_episode % self.group_size == 0,
+            (self.group_size is None or self.group_size < 2 or self.meta_episode % self.group_size == 0,
              f"meta-episode: {self.meta_episode} must be a multiple of the group size {self.group_size}"),
             (self.group_size is None or (self.trainer == "loop" and self.counting == "sequential"),
              "group size: only the loop's sequential counting splits a meta-episode into groups; "
