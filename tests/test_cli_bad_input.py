@@ -77,7 +77,7 @@ ROWS = [
     (TRAIN + ["--out", "{d}/t", "--set", "colour=red"], "unknown key 'colour'"),
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank=paper-tset"], "paper-tset"),
     (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/binary.json"], "not a UTF-8 text world file"),
-    (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/small.txt"], "(1, 4)"),
+    (TRAIN + ["--out", "{d}/t", "--set", "train_bank={d}/small.txt"], "train_bank: "),
     (TRAIN + ["--out", "{d}/t", "--seeds", "0"], "--seeds"),
     (TRAIN + ["--out", "{d}/t", "--seeds", "1_0"], "--seeds: expected an integer, got '1_0'"),
     (TRAIN + ["--out", "{d}/file"], "--out"),
@@ -88,7 +88,7 @@ ROWS = [
     (["eval", "{d}/empty"], "empty"),
     (["eval", "{d}/run", "--bank", "paper-tset"], "unknown bank 'paper-tset'"),
     (["eval", "{d}/run", "--bank", "{d}/binary.json"], "not a UTF-8 text world file"),
-    (["eval", "{d}/run", "--bank", "{d}/small.txt"], "holds 1x4 worlds but the run's policy was trained on 5x5"),
+    (["eval", "{d}/run", "--bank", "{d}/small.txt"], "holds 1x4 worlds, but drest.rl runs play 5x5 worlds"),
     # drest reproduce
     (["reproduce", "table2"], "unknown target 'table2'"),
     (["reproduce", "table1", "--steps", "2k", "--seeds", "1", "--out", "{d}/r", "--set", "algo=a2c"], "--set algo"),

@@ -11,6 +11,8 @@
   trailing newline) may be skipped, and only where the caller says it is safe.
 * ``check_out_dir``: an output directory is checked (not a file, writable) before any
   work starts.
+* ``fault_point``: deterministic fault injection for the tests that kill a run at an
+  exact instant (``DREST_FAULT=NAME:K`` kills the process the K-th time it passes NAME).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from .errors import DrestError
 
@@ -30,11 +33,13 @@ def _why(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", label: str | None = None) -> Iterator[IO]:
+def atomic_open(path: str | Path, mode: str = "w", label: str | None = None,
+                backup: str | Path | None = None) -> Iterator[IO]:
     """``with atomic_open(path, "w" | "wb") as f:`` write ``f``; on normal exit the file
     replaces ``path`` in one step, on any exception ``path`` is untouched. The temporary
     file is made on entry, so an unwritable place fails before the caller's work.
-    ``label`` (e.g. ``"--out"``) starts the error message."""
+    ``label`` (e.g. ``"--out"``) starts the error message. ``backup``: the file being
+    replaced is first moved there (one previous good copy to fall back on)."""
     lead = f"{label}: " if label else ""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
@@ -49,6 +54,9 @@ def atomic_open(path: str | Path, mode: str = "w", label: str | None = None) -> 
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a result file should read like any other
+        if backup is not None and path.exists():
+            os.replace(path, backup)
+        fault_point(f"replace:{path.name}")
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -70,11 +78,13 @@ def append_jsonl(path: str | Path, records: list[dict]) -> None:
     text = "".join(json.dumps(r) + "\n" for r in records)
     try:
         with open(path, "a", encoding="utf-8") as f:
+            fault_point(f"append:{path.name}", lambda: (f.write(text[: len(text) // 2]), f.flush()))
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
     except OSError as exc:
         raise DrestError(f"cannot write {str(path)!r} ({_why(exc)})") from None
+    fault_point(f"appended:{path.name}")
 
 
 def read_jsonl(path: str | Path, *, torn_tail_ok: bool = False, limit: int | None = None) -> list[dict]:
@@ -125,3 +135,24 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     except OSError as exc:
         raise DrestError(f"{flag}: cannot write into {str(path)!r} ({_why(exc)})") from None
     return path
+
+
+_fault_hits: dict[str, int] = {}
+
+
+def fault_point(name: str, before: Callable[[], object] | None = None) -> None:
+    """Test hook: with ``DREST_FAULT=NAME:K`` in the environment the process kills itself
+    (SIGKILL, as ``kill -9`` would) the K-th time it passes the point ``name``, after calling
+    ``before`` (e.g. to leave half a line written). Points: ``replace:FILE`` (between moving
+    the old file to its backup and the new one into place), ``append:FILE`` and ``appended:FILE``."""
+    spec = os.environ.get("DREST_FAULT")
+    if not spec:
+        return
+    target, _, k = spec.rpartition(":")
+    if target != name:
+        return
+    _fault_hits[name] = _fault_hits.get(name, 0) + 1
+    if _fault_hits[name] == int(k):
+        if before is not None:
+            before()
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from drest.cli import main
-from drest.rl.runs import read_metrics
+from drest.rl.rundir import RunDir
 from drest.worlds import load_bank, save_worlds
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -70,7 +70,7 @@ def test_report_opens_without_console_errors(report, tmp_path):
     assert "hidden" not in tags[0] and all("hidden" in tags[i] for i in (1, 2, 3))
     assert dom.stdout.count("<svg") == 5  # the learning curves and 4 worlds
     table = re.search(r'<table id="summary-table">.*?</table>', dom.stdout, re.S).group(0)
-    last = max(r["env_steps"] for r in read_metrics(report.parent / "ppo-drest"))
+    last = max(r["env_steps"] for r in RunDir(report.parent / "ppo-drest").records)
     assert "PPO DReST" in table and "0.747 ± 0.008" in table and f"<td>{last:,}</td>" in table
 
     shot = tmp_path / "report.png"

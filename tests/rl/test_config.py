@@ -8,7 +8,7 @@ from drest.cli import main
 from drest.errors import DrestError
 from drest.rl import TrainConfig, load_config
 from drest.rl.config import FIELDS, from_dict, parse_set, save_config
-from drest.rl.runs import read_run_config
+from drest.rl.rundir import read_run_config
 
 
 @pytest.mark.parametrize("item, needle", [

@@ -12,6 +12,7 @@ import pytest
 from drest.cli import main
 from drest.rl import make_train, parse_steps
 from drest.rl import runs
+from drest.rl.rundir import RunDir
 from drest.rl.config import from_dict
 
 TINY = dict(num_envs=16, num_steps=16, num_minibatches=2, actor_hidden=[16], critic_hidden=[16],
@@ -19,7 +20,7 @@ TINY = dict(num_envs=16, num_steps=16, num_minibatches=2, actor_hidden=[16], cri
 
 
 def _records(run_dir):
-    return [{k: v for k, v in r.items() if k not in ("wall_time", "steps_per_sec")} for r in runs.read_metrics(run_dir)]
+    return [{k: v for k, v in r.items() if k not in ("wall_time", "steps_per_sec")} for r in RunDir(run_dir).records]
 
 
 def test_parse_steps():
@@ -70,7 +71,7 @@ def test_resume_gives_identical_numbers(tmp_path):
     cfg = from_dict(TINY)
     runs.train_run(cfg, tmp_path / "a", progress=False)
     runs.train_run(cfg, tmp_path / "b", progress=False, stop_after_chunks=2)
-    assert runs.read_meta(tmp_path / "b")["update"] == 2
+    assert RunDir(tmp_path / "b").meta["update"] == 2
     runs.train_run(None, tmp_path / "b", resume=True, progress=False)
     ra, rb = _records(tmp_path / "a"), _records(tmp_path / "b")
     assert len(ra) == len(rb) == 5 * 2
@@ -98,12 +99,12 @@ def test_interrupt_leaves_usable_checkpoint(tmp_path, monkeypatch, capsys):
     argv += [f"--set={k}={json.dumps(v)}" for k, v in TINY.items() if k != "num_seeds"]
     assert main(argv) == 130
     assert "--resume" in capsys.readouterr().err
-    assert runs.read_meta(out)["update"] == 1
+    assert RunDir(out).meta["update"] == 1
     monkeypatch.setattr(runs, "evaluate_params", real)
     assert main(["train", "--resume", str(out), "--no-progress"]) == 0
-    meta = runs.read_meta(out)
+    meta = RunDir(out).meta
     assert meta["done"] and meta["update"] == 4
-    steps = sorted({r["env_steps"] for r in runs.read_metrics(out)})
+    steps = sorted({r["env_steps"] for r in RunDir(out).records})
     assert steps == [0, 256, 512, 768, 1024]
 
 
@@ -124,7 +125,7 @@ def test_nan_stops_with_message_and_keeps_last_good(tmp_path, monkeypatch, capsy
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "diverged" in err and "\n" not in err
-    meta = runs.read_meta(out)
+    meta = RunDir(out).meta
     assert meta["update"] == 0 and meta["evaluated"]
 
 
@@ -166,19 +167,19 @@ def test_reproduce_table1_in_parallel_workers_then_resumes(tmp_path, capsys):
     assert [(r["algo"], r["reward"], r["env_steps"]) for r in table["rows"]] == [
         (a, r, 512) for a, r in table1.CONFIGS]
     for a, r in table1.CONFIGS:
-        meta = runs.read_meta(tmp_path / f"{a}-{r}")
+        meta = RunDir(tmp_path / f"{a}-{r}").meta
         assert meta["done"] and meta["update"] == 2
-        assert runs.read_run_config(tmp_path / f"{a}-{r}").num_seeds == 1
+        assert RunDir(tmp_path / f"{a}-{r}").config.num_seeds == 1
     md = (tmp_path / "table1.md").read_text()
     # two tables: with the paper's instrument (like for like), then the exact one
     assert md.count("| PPO ") == 4 and md.count("| A2C ") == 4 and "Wall time" in md
     assert md.index("## Like for like") < md.index("## Ours with the exact instrument")
     for row in table["rows"]:  # each final checkpoint re-scored on the evaluated bank, both instruments
         run_dir = tmp_path / f"{row['algo']}-{row['reward']}"
-        scored = runs.read_eval(run_dir, "paper-train")
+        scored = RunDir(run_dir).read_eval("paper-train")
         assert scored["env_steps"] == 512 and set(scored["instruments"]) == {"exact", "paper"}
         exact = [r for r in scored["seeds"] if r["instrument"] == "exact"][0]
-        logged = runs.read_metrics(run_dir)[-1]
+        logged = RunDir(run_dir).records[-1]
         assert (exact["neutrality"], exact["usefulness"]) == (logged["neutrality"], logged["usefulness"])
         paper = [r for r in scored["seeds"] if r["instrument"] == "paper"][0]
         assert row["paper_instrument"]["train_neutrality"][0] == paper["neutrality"]

@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from ..errors import DrestError
 from ..io import atomic_open
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, TABLE1, paper_curves
-from ..rl.runs import mean_sd, read_eval
+from ..rl.rundir import RunDir, mean_sd
 from ..worlds.draw import draw_lengths, draw_world
-from .inputs import LLMRun, RLRun, collect
+from .inputs import LLMRun, collect
 
 SPLITS = ("test", "train")
 METRICS = ("neutrality", "usefulness")
@@ -75,28 +75,19 @@ def _svg(fig: Figure, salt: str) -> str:
 
 
 # -- summary table ------------------------------------------------------------
-def _last(records: list[dict], split: str) -> list[dict]:
-    """The records of ``split`` at its latest evaluation (one per seed)."""
-    rs = [r for r in records if r["split"] == split]
-    if not rs:
-        return []
-    last = max(r["env_steps"] for r in rs)
-    return [r for r in rs if r["env_steps"] == last]
-
-
-def _paper_instrument(run: RLRun, split: str) -> list[dict]:
+def _paper_instrument(run: RunDir, split: str) -> list[dict]:
     """The run's final seeds scored with the paper's instrument on ``split``'s bank, where
     ``drest eval --instrument paper|both`` or ``drest reproduce table1`` scored them."""
-    data = read_eval(run.path, run.config.test_bank if split == "test" else run.config.train_bank)
+    data = run.read_eval(run.config.test_bank if split == "test" else run.config.train_bank)
     return [r for r in data.get("seeds", []) if r.get("instrument") == "paper"] if data else []
 
 
-def summary_rows(runs: list[RLRun]) -> list[dict]:
+def summary_rows(runs: list[RunDir]) -> list[dict]:
     """One row per run, plus one per agent type (algo x reward) that has several runs
     (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``env_steps``
     (latest evaluation) and, per "split_metric" (exact instrument) and
     "paper_split_metric" (the paper's instrument), (mean, sd, n seeds) or None."""
-    groups: dict[tuple[str, str], list[RLRun]] = {}
+    groups: dict[tuple[str, str], list[RunDir]] = {}
     for run in runs:
         groups.setdefault(run.agent, []).append(run)
     rows = []
@@ -107,7 +98,7 @@ def summary_rows(runs: list[RLRun]) -> list[dict]:
         for label, rs in members:
             row = {"label": label, "agent": agent, "env_steps": None}
             for split in SPLITS:
-                last = [r for run in rs for r in _last(run.records, split)]
+                last = [r for run in rs for r in run.latest(split)]
                 paper = [r for run in rs for r in _paper_instrument(run, split)]
                 if last:
                     row["env_steps"] = max(row["env_steps"] or 0, max(r["env_steps"] for r in last))
@@ -144,7 +135,7 @@ def paper_cells(agent: tuple[str, str]) -> dict[str, str]:
             "train_neutrality": _paper(p["train_n"]), "train_usefulness": _paper(p["train_u"])}
 
 
-def summary_table(runs: list[RLRun]) -> str:
+def summary_table(runs: list[RunDir]) -> str:
     rows = summary_rows(runs)
     # ours with the exact instrument, ours with the paper's (where scored), the paper's
     both = any(row[f"paper_{s}_{m}"] for row in rows for s in SPLITS for m in METRICS)
@@ -175,7 +166,7 @@ def learning_curves(records: list[dict], split: str, metric: str) -> tuple[np.nd
     return np.array(steps), np.array([m for m, _ in stats]), np.array([sd for _, sd in stats])
 
 
-def curves_figure(runs: list[RLRun]) -> Figure:
+def curves_figure(runs: list[RunDir]) -> Figure:
     fig = Figure(figsize=(12, 7.5))
     axes = fig.subplots(2, 2, sharex=True)
     curves = paper_curves()
@@ -216,24 +207,6 @@ def curves_figure(runs: list[RLRun]) -> Figure:
 
 
 # -- policy pictures ----------------------------------------------------------
-def _final_policy(run: RLRun, seed_index: int = 0):
-    """(policy, env steps) of one seed at the run's latest checkpoint."""
-    import jax
-
-    from ..rl.common import seed_keys, wrap_devices
-    from ..rl.runs import algo_module, load_checkpoint, make_policy, seed_params
-
-    config = run.config
-    D = config.devices or 1
-    if D > jax.local_device_count():
-        raise DrestError(f"report: {str(run.path)!r} was trained on {D} devices; "
-                         f"set XLA_FLAGS=--xla_force_host_platform_device_count={D}")
-    init_one, update_one = algo_module(config.algo).make_parts(config, D)
-    init, _ = wrap_devices(config, init_one, update_one)
-    state, meta = load_checkpoint(run.path / "checkpoint.npz", jax.eval_shape(init, seed_keys(config, D)))
-    return make_policy(seed_params(state, seed_index), config.activation), int(meta["env_steps"])
-
-
 def world_figure(world, policy, result=None) -> Figure:
     """Three panels: the policy before the button press, after it, and P(L) with E[coins | L]."""
     from .visitation import visitation
@@ -270,14 +243,14 @@ def parse_worlds(spec: str, n: int) -> list[int]:
     return sorted(out)
 
 
-def policy_section(run: RLRun, k: int, worlds_spec: str) -> str:
+def policy_section(run: RunDir, k: int, worlds_spec: str) -> str:
     from ..metrics import evaluate_bank
     from ..worlds import load_bank
 
     title = f"<h3>{html.escape(run.name)} ({agent_label(run.agent)})</h3>"
     if not run.has_checkpoint:
         return f'{title}<p class="note">No checkpoint yet: no policy to draw.</p>'
-    policy, steps = _final_policy(run)
+    policy, steps = run.policy(0)
     bank = load_bank(run.config.test_bank)
     indices = parse_worlds(worlds_spec, len(bank))
     results = evaluate_bank([bank[i] for i in indices], policy).per_world
@@ -396,7 +369,7 @@ def llm_section(runs: list[LLMRun]) -> str:
 
 
 # -- the page -----------------------------------------------------------------
-def render(rl: list[RLRun], llm: list[LLMRun], worlds: str = "0-9", title: str = "drest report") -> str:
+def render(rl: list[RunDir], llm: list[LLMRun], worlds: str = "0-9", title: str = "drest report") -> str:
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="note">Made by <code>drest report</code> on '
             f'{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from '

@@ -17,27 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DrestError
-from ..rl.config import TrainConfig
-from ..rl.runs import CHECKPOINT, CONFIG, read_metrics, read_run_config
-
-
-@dataclass
-class RLRun:
-    path: Path
-    config: TrainConfig
-    records: list[dict]
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def agent(self) -> tuple[str, str]:
-        return self.config.algo, self.config.reward
-
-    @property
-    def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT).exists()
+from ..io import read_jsonl
+from ..rl.rundir import CONFIG, RunDir
 
 
 @dataclass
@@ -51,9 +32,9 @@ class LLMRun:
 
 def _read_rows(path: Path) -> list[dict]:
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise DrestError(f"report: cannot read {str(path)!r} ({exc})") from None
+        return read_jsonl(path)
+    except DrestError as exc:
+        raise DrestError(f"report: {exc}") from None
 
 
 def _read_json(path: Path) -> dict:
@@ -82,25 +63,20 @@ def _llm_run(path: Path) -> LLMRun | None:
     return None
 
 
-def _rl_run(path: Path) -> RLRun:
-    try:
-        records = read_metrics(path)
-    except ValueError as exc:
-        raise DrestError(f"report: {str(path / 'metrics.jsonl')!r} is not valid JSON lines ({exc})") from None
-    return RLRun(path, read_run_config(path), records)
-
-
-def _one(path: Path) -> RLRun | LLMRun | None:
+def _one(path: Path) -> RunDir | LLMRun | None:
     if (path / CONFIG).exists():
-        return _rl_run(path)
+        run = RunDir(path)
+        run.config, run.records  # noqa: B018 - a damaged run fails here, before any drawing
+        return run
     return _llm_run(path)
 
 
-def collect(paths) -> tuple[list[RLRun], list[LLMRun]]:
+def collect(paths) -> tuple[list[RunDir], list[LLMRun]]:
     """The runs named by ``paths`` (see the module doc), in the order given."""
     if not paths:
         raise DrestError("report: give at least one RUN_DIR")
     rl, llm = [], []
+    seen: dict[Path, str] = {}
     for arg in paths:
         path = Path(arg)
         if not path.is_dir():
@@ -113,5 +89,10 @@ def collect(paths) -> tuple[list[RLRun], list[LLMRun]]:
             raise DrestError(f"report: {arg!r} is not a drest run (no {CONFIG}, demo.json or metrics.json, "
                              "nor subdirectories holding them)")
         for run in found:
-            (rl if isinstance(run, RLRun) else llm).append(run)
+            key = run.path.resolve()
+            if key in seen:  # the same run twice would count its seeds twice
+                raise DrestError(f"report: the run {str(run.path)!r} is given twice ({seen[key]!r} and {arg!r}); "
+                                 "give each run once")
+            seen[key] = str(arg)
+            (rl if isinstance(run, RunDir) else llm).append(run)
     return rl, llm

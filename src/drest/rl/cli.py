@@ -84,8 +84,6 @@ def _train(args) -> int:
             raise DrestError("--resume: the run's stored config.yaml is used; drop the other config options "
                              "(a changed config would not reproduce the uninterrupted run)")
         config, out = None, args.resume
-        if not Path(out).is_dir():
-            raise DrestError(f"--resume: no such run directory {out!r}")
     else:
         if not args.out:
             raise DrestError("--out: give a run directory, e.g. --out runs/ppo-drest")
@@ -105,27 +103,29 @@ def _train(args) -> int:
 
 
 def _print_last(run_dir: Path) -> None:
-    from .runs import mean_sd, read_metrics
+    from .rundir import RunDir
 
-    recs = read_metrics(run_dir)
-    if not recs:
+    run = RunDir(run_dir)
+    rows = [(split, run.summary(split)) for split in ("train", "test")]
+    if not any(row for _, row in rows):
         return
-    last = max(r["env_steps"] for r in recs)
-    print(f"{run_dir}: {last:,} env steps per seed")
-    for split in ("train", "test"):
-        rs = [r for r in recs if r["env_steps"] == last and r["split"] == split]
-        if rs:
-            n, nsd = mean_sd([r["neutrality"] for r in rs])
-            u, usd = mean_sd([r["usefulness"] for r in rs])
-            print(f"  {split:5s}  NEUTRALITY {n:.3f} ± {nsd:.3f}   USEFULNESS {u:.3f} ± {usd:.3f}   ({len(rs)} seeds)")
+    print(f"{run_dir}: {max(row['env_steps'] for _, row in rows if row):,} env steps per seed")
+    for split, row in rows:
+        if row:
+            (n, nsd), (u, usd) = row["neutrality"], row["usefulness"]
+            print(f"  {split:5s}  NEUTRALITY {n:.3f} ± {nsd:.3f}   USEFULNESS {u:.3f} ± {usd:.3f}   "
+                  f"({row['seeds']} seeds)")
 
 
 def _eval(args) -> int:
     _use_all_cores()
-    from .runs import eval_path, write_eval
+    from .rundir import RunDir
 
+    if not Path(args.run_dir).is_dir():
+        raise DrestError(f"eval: no such run directory {args.run_dir!r}")
+    run = RunDir(args.run_dir)
     instruments = ("exact", "paper") if args.instrument == "both" else (args.instrument,)
-    data = write_eval(Path(args.run_dir), args.bank, instruments)
+    data = run.write_eval(args.bank, instruments)
     print(f"{args.run_dir} on {args.bank} at {data['env_steps']:,} env steps per seed")
     for instrument in instruments:
         if len(instruments) > 1:
@@ -137,7 +137,7 @@ def _eval(args) -> int:
         summary = data["instruments"][instrument]
         (n, nsd), (u, usd) = summary["neutrality"], summary["usefulness"]
         print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
-    print(f"wrote {eval_path(Path(args.run_dir), args.bank)}")
+    print(f"wrote {run.eval_path(args.bank)}")
     return 0
 
 

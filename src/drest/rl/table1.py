@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from .. import _xla
 from ..errors import DrestError
@@ -28,8 +27,8 @@ from ..io import read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
 from ..paper import TABLE1 as PAPER
 from .config import TrainConfig, from_dict
-from .runs import (CHECKPOINT, install_sigterm, mean_sd, read_eval, read_meta, read_metrics, read_run_config,
-                   train_run, write_eval)
+from .rundir import CONFIG, RunDir, mean_sd
+from .runs import install_sigterm, train_run
 
 WALL_TIME = "wall_time.jsonl"
 CONFIGS = [("ppo", "drest"), ("ppo", "default"), ("a2c", "drest"), ("a2c", "default")]
@@ -44,9 +43,10 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
     for algo, reward in CONFIGS:
         name = run_name(algo, reward)
         run_dir = out / name
-        meta = read_meta(run_dir) if (run_dir / CHECKPOINT).exists() else None
+        run = RunDir(run_dir) if (run_dir / CONFIG).exists() else None
+        meta = run.meta if run is not None else None
         if meta is not None:
-            stored = read_run_config(run_dir)
+            stored = run.config
             if stored.total_steps != steps or stored.num_seeds != seeds:
                 raise DrestError(f"reproduce: {str(run_dir)!r} was started with {stored.total_steps:,} steps and "
                                  f"{stored.num_seeds} seeds; use the same --steps/--seeds or another --out")
@@ -123,13 +123,13 @@ def _show_progress(bar, out: Path) -> None:
     done, post = 0, {}
     for algo, reward in CONFIGS:
         name = run_name(algo, reward)
-        meta = read_meta(out / name)
-        done += meta["env_steps"] if meta else 0
-        recs = [r for r in read_metrics(out / name) if r["split"] == "test"]
-        if recs:
-            last = [r for r in recs if r["env_steps"] == recs[-1]["env_steps"]]
-            post[name] = (f"{np.mean([r['neutrality'] for r in last]):.2f}/"
-                          f"{np.mean([r['usefulness'] for r in last]):.2f}")
+        if not (out / name / CONFIG).exists():
+            continue
+        run = RunDir(out / name)
+        done += run.meta["env_steps"] if run.meta else 0
+        test = run.summary("test")
+        if test:
+            post[name] = f"{test['neutrality'][0]:.2f}/{test['usefulness'][0]:.2f}"
     bar.set_postfix(post, refresh=False)
     bar.update(done - bar.n)  # redraws at most every mininterval
 
@@ -176,20 +176,20 @@ INSTRUMENT_KEY = {"exact": None, "paper": "paper_instrument"}
 def _paper_instrument(run_dir: Path, splits) -> dict | None:
     """Each seed's final policy scored with the paper's instrument on ``splits``' banks:
     ``{"env_steps", "<split>_neutrality": (mean, sd), ...}``, or ``{"skipped": why}``.
-    Kept in the run's ``eval_<bank>.json`` (:func:`drest.rl.runs.write_eval`, both
+    Kept in the run's ``eval_<bank>.json`` (``RunDir.write_eval``, both
     instruments) and recomputed only when the checkpoint has moved on."""
-    meta = read_meta(run_dir) if (run_dir / CHECKPOINT).exists() else None
+    run = RunDir(run_dir)
+    meta = run.meta
     if meta is None:
         return None
-    config = read_run_config(run_dir)
     out = {"env_steps": meta["env_steps"]}
     for split in splits:
-        bank = config.test_bank if split == "test" else config.train_bank
-        data = read_eval(run_dir, bank)
+        bank = run.config.test_bank if split == "test" else run.config.train_bank
+        data = run.read_eval(bank)
         if not data or data.get("env_steps") != meta["env_steps"] or "paper" not in data.get("instruments", {}):
             print(f"drest: scoring {run_dir.name} on {bank} with both instruments", file=sys.stderr)
             try:
-                data = write_eval(run_dir, bank, ("paper", "exact"))  # paper first: refuses odd worlds at once
+                data = run.write_eval(bank, ("paper", "exact"))  # paper first: refuses odd worlds at once
             except DrestError as exc:  # worlds the release's evaluator cannot score
                 return {"skipped": str(exc)}
         rs = [r for r in data["seeds"] if r["instrument"] == "paper"]
@@ -242,17 +242,17 @@ def summarise(out: Path) -> dict:
     rows = []
     for algo, reward in CONFIGS:
         run_dir = Path(out) / run_name(algo, reward)
-        recs = read_metrics(run_dir)
-        if not recs:
+        if not (run_dir / CONFIG).exists():
             continue
-        last = max(r["env_steps"] for r in recs)
-        row = {"algo": algo, "reward": reward, "env_steps": last}
-        for split in ("test", "train"):
-            rs = [r for r in recs if r["env_steps"] == last and r["split"] == split]
-            if rs:
-                row[f"{split}_neutrality"] = mean_sd([r["neutrality"] for r in rs])
-                row[f"{split}_usefulness"] = mean_sd([r["usefulness"] for r in rs])
-                row["seeds"] = len(rs)
+        run = RunDir(run_dir)
+        found = {split: run.summary(split) for split in ("test", "train")}
+        if not any(found.values()):
+            continue
+        row = {"algo": algo, "reward": reward, "env_steps": max(f["env_steps"] for f in found.values() if f)}
+        for split, f in found.items():
+            if f and f["env_steps"] == row["env_steps"]:
+                row[f"{split}_neutrality"], row[f"{split}_usefulness"] = f["neutrality"], f["usefulness"]
+                row["seeds"] = f["seeds"]
         paper = _paper_instrument(run_dir, [s for s in ("test", "train") if f"{s}_neutrality" in row])
         if paper is not None:
             row["paper_instrument"] = paper
