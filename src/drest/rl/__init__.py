@@ -5,11 +5,12 @@
     out = jax.jit(train)(jax.random.PRNGKey(0))
 
 Heavy work happens in ``ppo``/``a2c`` (one readable file each), ``networks``
-(the actor-critic MLP) and ``runs`` (run directories, chunked training with
-evaluation, checkpoints and resume).
+(the actor-critic MLP), ``runs`` (chunked training with evaluation, checkpoints
+and resume) and ``rundir`` (``RunDir``, the one reader of a run directory).
 """
 
 from .config import TrainConfig, load_config, parse_steps
+from .rundir import RunDir
 
 
 def make_train(config):
@@ -19,4 +20,4 @@ def make_train(config):
     return (ppo if config.algo == "ppo" else a2c).make_train(config)
 
 
-__all__ = ["TrainConfig", "load_config", "make_train", "parse_steps"]
+__all__ = ["RunDir", "TrainConfig", "load_config", "make_train", "parse_steps"]

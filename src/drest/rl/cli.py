@@ -37,6 +37,8 @@ def add_commands(sub) -> None:
                    help="override a config key (repeatable), e.g. --set lr=3e-4 --set actor_hidden=3x128")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--log", action="append", default=[], choices=["tensorboard"],
+                   help="also log the evaluations and losses to TensorBoard (RUN_DIR/tensorboard; needs tensorboard)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="exact metrics of a run's final policy on a bank",
@@ -95,7 +97,7 @@ def _train(args) -> int:
         config, out = from_dict(d), args.out
         check_out_dir(out)  # a file or an unwritable place fails here, before any work
     install_sigterm()
-    meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress)
+    meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress, log=tuple(args.log))
     _print_last(Path(out))
     if meta.get("train_steps_per_sec"):
         print(f"training speed: {meta['train_steps_per_sec']:,.0f} env steps/s (all seeds)")

@@ -206,7 +206,13 @@ class RunDir:
             except DrestError as exc:
                 problem = str(exc)
         if prev.exists():
-            meta, leaves = _read_npz(prev, n_leaves)
+            try:
+                meta, leaves = _read_npz(prev, n_leaves)
+            except DrestError as exc:
+                if problem is None:
+                    raise
+                raise DrestError(f"{problem}, and so is the previous checkpoint ({exc}); "
+                                 "start the run again in a new directory") from None
             note = (f"{problem}; using the previous checkpoint ({meta['env_steps']:,} env steps)" if problem
                     else None)  # died between moving the old checkpoint aside and writing the new one
             return meta, leaves, note

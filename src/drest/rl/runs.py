@@ -85,14 +85,23 @@ def prepare_run(config: TrainConfig, out: str | Path, resume: bool) -> tuple[Tra
 
 
 def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-              label: str | None = None, stop_after_chunks: int | None = None) -> dict:
+              label: str | None = None, stop_after_chunks: int | None = None, log: tuple[str, ...] = ()) -> dict:
     """Train (or continue) the run in ``out``; returns the final checkpoint's meta.
 
+    ``log``: extra loggers of the evaluations (``"tensorboard"``: ``out/tensorboard/``).
     Raises ``Diverged`` on a NaN loss (the last good checkpoint is kept) and lets
     ``KeyboardInterrupt`` through after saving the latest state.
     ``stop_after_chunks`` (tests) stops early as if killed after that many chunks.
     """
     config, out, worlds = prepare_run(config, out, resume)
+    unknown = sorted(set(log) - {"tensorboard"})
+    if unknown:
+        raise DrestError(f"--log: unknown logger {unknown[0]!r}; use tensorboard")
+    tb = None
+    if "tensorboard" in log:
+        from .tensorboard_log import TensorBoardLog
+
+        tb = TensorBoardLog(out)
     D = num_devices(config)
     mod = algo_module(config.algo)
     init_one, update_one = mod.make_parts(config, D)
@@ -137,6 +146,8 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
                 })
         append_jsonl(metrics_path, records)
         meta["records"] = meta.get("records", 0) + len(records)  # committed by the next checkpoint
+        if tb is not None:
+            tb.evaluation(records, steps_per_sec, meta.get("last_losses"))
         return records
 
     bar = None
@@ -207,6 +218,8 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
     finally:
         if bar is not None:
             bar.close()
+        if tb is not None:
+            tb.close()
     meta["train_steps_per_sec"] = steps_done_here * config.num_seeds / train_time if train_time else None
     return dict(meta)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import _xla
 from ..errors import DrestError
-from ..io import read_jsonl, write_atomic
+from ..io import check_out_dir, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
 from ..paper import TABLE1 as PAPER
 from .config import TrainConfig, from_dict
@@ -63,60 +63,100 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
     return todo
 
 
-def _train_one(run_dir: Path, config: TrainConfig | None, label: str, progress: bool) -> str:
+def _train_one(run_dir: Path, config: TrainConfig | None, label: str, progress: bool) -> None:
     train_run(config, run_dir, resume=config is None, progress=progress, label=label)
-    return label
 
 
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group; the parent turns it into one SIGTERM per worker
+GRACE_S = 15.0  # after an interrupt, how long running workers get to checkpoint before they are killed
+
+
+def _worker(run_dir: Path, config: TrainConfig | None, label: str) -> None:
+    """One run in a spawned process. Ctrl-C reaches the whole process group: the worker ignores
+    SIGINT and the parent turns one interrupt into one SIGTERM per worker (checkpoint, then stop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_sigterm()
+    try:
+        _train_one(run_dir, config, label, False)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except DrestError as exc:
+        print(f"drest: {label} failed: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) -> None:
-    """Each run in its own single-threaded worker process, ``jobs`` at a time."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Each run in its own single-threaded worker process, ``jobs`` at a time.
 
+    One Ctrl-C (or SIGTERM) stops the whole reproduction: no queued run starts, the running
+    ones checkpoint and stop (killed after ``GRACE_S`` if they cannot, e.g. while compiling:
+    the checkpoint and log on disk are consistent at any instant); a second Ctrl-C stops
+    waiting for them. Re-running the command resumes."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue, running, failed = list(todo), {}, []
     old_flags = os.environ.get("XLA_FLAGS")
     os.environ["XLA_FLAGS"] = _xla.single_thread_flags()  # inherited by the spawned workers only
-    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(CONFIGS) * steps, unit="step", unit_scale=True, desc=f"table1 ({jobs} workers)",
                    dynamic_ncols=True, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 60.0)
-    failed = []
     try:
-        pending = {ex.submit(_train_one, out / name, config, name, False): name for name, config in todo}
-        while pending:
-            finished, _ = wait(pending, timeout=10.0, return_when=FIRST_COMPLETED)
-            for f in finished:
-                name = pending.pop(f)
-                if f.exception() is not None:
-                    failed.append(f"{name}: {f.exception()}")
-                    print(f"drest: {name} failed: {f.exception()}", file=sys.stderr)
-            tick()
-            if bar is not None:
-                _show_progress(bar, out)
+        last_tick = 0.0
+        while queue or running:
+            while queue and len(running) < jobs:
+                name, config = queue.pop(0)
+                proc = ctx.Process(target=_worker, args=(out / name, config, name), name=f"drest-{name}")
+                proc.start()
+                running[name] = proc
+            for name, proc in list(running.items()):
+                if not proc.is_alive():
+                    proc.join()
+                    del running[name]
+                    if proc.exitcode != 0:
+                        failed.append(f"{name} (exit status {proc.exitcode})")
+            if time.monotonic() - last_tick > 10.0:
+                last_tick = time.monotonic()
+                tick()
+                if bar is not None:
+                    _show_progress(bar, out)
+            time.sleep(0.2)
     except KeyboardInterrupt:
-        for p in list(getattr(ex, "_processes", {}).values()):
-            p.terminate()  # SIGTERM: each worker checkpoints, then stops
-        ex.shutdown(wait=True, cancel_futures=True)
+        _stop_workers(running)
         raise
     finally:
         if bar is not None:
             bar.close()
-        ex.shutdown(wait=True)
         if old_flags is None:
             os.environ.pop("XLA_FLAGS", None)
         else:
             os.environ["XLA_FLAGS"] = old_flags
     if failed:
-        raise DrestError("reproduce: " + "; ".join(failed))
+        raise DrestError("reproduce: " + ", ".join(failed) + " failed (messages above); re-run to resume the rest")
+
+
+def _stop_workers(running: dict) -> None:
+    """SIGTERM every running worker, wait up to ``GRACE_S`` for their checkpoints (a second
+    Ctrl-C or SIGTERM ends the wait), then SIGKILL what is left."""
+    again = []
+    handlers = {sig: signal.signal(sig, lambda *_: again.append(sig)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"drest: stopping {len(running)} running run(s): they checkpoint (Ctrl-C again to stop at once); "
+              "re-run the same command to resume", file=sys.stderr)
+        for proc in running.values():
+            proc.terminate()
+        deadline = time.monotonic() + GRACE_S
+        while not again and time.monotonic() < deadline and any(p.is_alive() for p in running.values()):
+            time.sleep(0.1)
+    finally:
+        for proc in running.values():
+            if proc.is_alive():
+                proc.kill()  # safe at any instant: the files on disk stay consistent and resumable
+            proc.join()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _show_progress(bar, out: Path) -> None:
@@ -141,11 +181,10 @@ def reproduce_table1(out: Path, steps: int, seeds: int, overrides: dict | None =
     With more than one job each run trains in its own single-threaded process. The
     wall time of every invocation that had work to do is kept in ``out/wall_time.jsonl``.
     """
-    out = Path(out)
     jobs = jobs or min(os.cpu_count() or 1, len(CONFIGS))
     if jobs < 1:
         raise DrestError(f"--jobs: must be at least 1, got {jobs}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out)
     todo = _plan(out, steps, seeds, overrides)
     wall = out / WALL_TIME
     earlier = wall.read_text() if wall.exists() else ""

@@ -1,0 +1,75 @@
+"""`drest reproduce table1`: options it cannot honour are refused; one interrupt stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from drest.cli import main
+from drest.io import read_jsonl
+from drest.rl.rundir import RunDir
+from drest.rl.table1 import GRACE_S
+
+
+@pytest.mark.parametrize("item", ["algo=a2c", "reward=default", "total_steps=1M", "num_seeds=3"])
+def test_set_of_what_table1_fixes_is_refused(tmp_path, capsys, item):
+    assert main(["reproduce", "table1", "--out", str(tmp_path / "t"), "--no-progress", "--set", item]) == 2
+    err = capsys.readouterr().err
+    key = item.split("=")[0]
+    assert err.count("\n") == 1 and f"--set {key}: reproduce table1 sets {key} itself" in err
+    assert not (tmp_path / "t").exists()
+
+
+def test_out_naming_a_file_is_refused_first(tmp_path, capsys):
+    (tmp_path / "f").write_text("")
+    assert main(["reproduce", "table1", "--out", str(tmp_path / "f"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out: " in err and "is a file" in err
+
+
+TINY = dict(num_envs=16, num_steps=16, num_minibatches=2, actor_hidden=[16], critic_hidden=[16], eval_banks=["train"],
+            eval_every=256)
+
+
+def _evaluated(run_dir) -> int:
+    return len(read_jsonl(run_dir / "metrics.jsonl", torn_tail_ok=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "ctrl-c twice"])
+def test_one_interrupt_stops_the_whole_reproduction(tmp_path, how):
+    out = tmp_path / "t"
+    cmd = [sys.executable, "-m", "drest.cli", "reproduce", "table1", "--steps", str(256 * 2000), "--seeds", "1",
+           "--jobs", "2", "--out", str(out), "--no-progress", *[f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]]
+    p = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    first = [out / "ppo-drest", out / "ppo-default"]  # the two runs started; the A2C runs are queued
+    deadline = time.monotonic() + 900
+    while not all((d / "metrics.jsonl").exists() and _evaluated(d) >= 3 for d in first):  # past compiling
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.5)
+    t0 = time.monotonic()
+    if how == "sigterm":
+        os.kill(p.pid, signal.SIGTERM)
+    else:  # a terminal's Ctrl-C reaches the whole process group
+        os.killpg(p.pid, signal.SIGINT)
+        if how == "ctrl-c twice":
+            time.sleep(0.3)
+            os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=GRACE_S + 30)
+    took = time.monotonic() - t0
+    assert p.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and took < GRACE_S + 5
+    assert not (out / "a2c-drest").exists() and not (out / "a2c-default").exists()  # queued runs never started
+    sizes = [(d / "metrics.jsonl").stat().st_size for d in first]
+    time.sleep(3)
+    assert sizes == [(d / "metrics.jsonl").stat().st_size for d in first]  # no worker left running
+    for d in first:
+        run = RunDir(d)
+        assert run.meta is not None and not run.meta["done"] and len(run.records) == run.meta["records"] >= 3
