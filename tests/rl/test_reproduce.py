@@ -72,4 +72,4 @@ def test_one_interrupt_stops_the_whole_reproduction(tmp_path, how):
     assert sizes == [(d / "metrics.jsonl").stat().st_size for d in first]  # no worker left running
     for d in first:
         run = RunDir(d)
-        assert run.meta is not None and not run.meta["done"] and len(run.records) == run.meta["records"] >= 3
+        assert run.meta is not None and not run.meta["done"] and len(run.records) == run.meta["records"] >= 2  # a kill may fall in the window

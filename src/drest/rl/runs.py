@@ -205,6 +205,8 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
             checkpoint(state, evaluated=True, done=done)
             show(records, sps)
             chunks_run += 1
+            if _stop["requested"]:  # a SIGTERM whose interrupt was swallowed (see install_sigterm)
+                raise KeyboardInterrupt
             if stop_after_chunks is not None and chunks_run >= stop_after_chunks and not done:
                 break
     except KeyboardInterrupt:
@@ -224,12 +226,27 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
     return dict(meta)
 
 
+_stop = {"requested": False}
+
+
 def install_sigterm():
-    """Treat SIGTERM like Ctrl-C (so a killed background run checkpoints too)."""
+    """Treat SIGTERM like Ctrl-C (so a killed background run checkpoints too).
+
+    The ``KeyboardInterrupt`` raised by the handler can land in a callback that Python
+    cannot propagate from (JAX's garbage-collection hook), where it would be printed and
+    swallowed; so the request is also remembered and ``train_run`` stops at the next
+    chunk boundary, and such a swallowed interrupt is not printed."""
     def handler(signum, frame):
+        _stop["requested"] = True
         raise KeyboardInterrupt
+
+    def unraisable(u, default=sys.unraisablehook):
+        if not (u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt)):
+            default(u)
+
     try:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
-        pass
+        return
+    sys.unraisablehook = unraisable
 
