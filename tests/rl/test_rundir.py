@@ -73,13 +73,14 @@ def _killed_train(out, fault):
     assert p.returncode == -9, p.stderr[-2000:]  # SIGKILL, at the injected point
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", [
     # after the 2nd evaluation's records are on disk, before the checkpoint that counts them
     "appended:metrics.jsonl:2",
     # half of the 3rd evaluation's records written (a torn last line)
-    pytest.param("append:metrics.jsonl:3", marks=pytest.mark.slow),
+    "append:metrics.jsonl:3",
     # the old checkpoint moved aside, the new one not yet in place (only checkpoint.prev.npz)
-    pytest.param("replace:checkpoint.npz:4", marks=pytest.mark.slow),
+    "replace:checkpoint.npz:4",
 ])
 def test_kill_in_the_record_checkpoint_window_then_resume(tmp_path, reference, fault):
     out = tmp_path / "run"
@@ -92,6 +93,7 @@ def test_kill_in_the_record_checkpoint_window_then_resume(tmp_path, reference, f
     _same_checkpoint(out, reference)
 
 
+@pytest.mark.slow
 def test_old_checkpoint_without_record_count_resumes_without_duplicates(tmp_path, reference):
     """A run killed in the window by an older drest (checkpoint meta without ``records``)."""
     out = tmp_path / "run"
