@@ -114,4 +114,5 @@ def test_output_tags_unique():
     assert output_tags(["test/main", "test_low_gain/main", "post-test"]) == ["test-main", "test_low_gain-main",
                                                                              "post-test"]
     assert output_tags(["x.jsonl", "x.jsonl"]) == ["x-1", "x-2"]
+    assert output_tags(["/d/a/x.jsonl", "/d/a/x.jsonl", "/d/b/x.jsonl"]) == ["a-x-1", "a-x-2", "b-x"]
     assert output_tags(["/d/a/x.jsonl"]) == ["x"]

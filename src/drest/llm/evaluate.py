@@ -29,7 +29,7 @@ def output_tags(names: list[str]) -> list[str]:
     tags = []
     for p in parts:
         depth = 1
-        while depth < len(p) and sum(q[-depth:] == p[-depth:] for q in parts) > 1:
+        while depth < len(p) and any(q != p and q[-depth:] == p[-depth:] for q in parts):
             depth += 1
         tags.append("-".join(x for x in p[-depth:] if x not in ("", ".", "..", os.sep)))
     # the same argument twice: number the copies
