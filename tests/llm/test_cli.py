@@ -29,7 +29,7 @@ def test_datasets_and_eval(tiny_model_dir, tmp_path, capsys):
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics["post-test"]["post"]["n_displays"] == 4
-    assert set(metrics[FIXTURE]) == {"post", "main", "zero_cost"}
+    assert set(metrics["paper_schema"]) == {"post", "main", "zero_cost"}  # keyed by output tag
     rows = [json.loads(line) for line in (out / "paper_schema.rows.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["fixture_det_0", "fixture_det_1", "fixture_stoch_0", "fixture_stoch_1"]
     assert "NEUTRALITY" in capsys.readouterr().out

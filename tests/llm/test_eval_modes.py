@@ -78,6 +78,7 @@ def test_cli_sample_mode_writes_samples_and_metrics(smollm2, tmp_path, capsys):
         assert len(rows) == 4 and {"answer", "choice", "rule", "cut_off"} <= set(rows[0])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["complete"] and metrics["settings"]["mode"] == "sample"
+    assert set(metrics["metrics"]) == {"final_line_schema-1", "final_line_schema-2"}
     assert "longer" in capsys.readouterr().out
 
 

@@ -160,8 +160,8 @@ def _eval(args) -> int:
     if args.backend == "vllm" and (args.mode != "sample" or not vllm_available()):
         raise DrestError("backend: vllm needs --mode sample and the vllm package; use --backend transformers")
     # fail on bad datasets or an unwritable --out before spending time loading the model
-    sets = {name: datasets.load(name, args.seed)[: args.limit or None] for name in args.dataset}
-    tags = dict(zip(args.dataset, evaluate.output_tags(args.dataset)))
+    tags = evaluate.output_tags(args.dataset)
+    sets = [(tag, name, datasets.load(name, args.seed)[: args.limit or None]) for tag, name in zip(tags, args.dataset)]
     out = evaluate.check_out_dir(args.out) if args.out else None
     _setup(args)
     if args.backend == "vllm":
@@ -171,25 +171,25 @@ def _eval(args) -> int:
     else:
         model, tokenizer = models.load(args.model, adapter=args.adapter)
     results = {}
-    for name, recs in sets.items():
+    for tag, name, recs in sets:
         if args.mode == "sample":
             rows, summary = evaluate.sampled(model, tokenizer, recs, settings, backend=args.backend,
                                              model_path=args.model, adapter=args.adapter, progress=not args.quiet)
             if out is not None:
                 for suite in summary:
-                    evaluate.write_jsonl(out / tags[name] / f"{suite}.samples.jsonl",
+                    evaluate.write_jsonl(out / tag / f"{suite}.samples.jsonl",
                                          [r for r in rows if r["suite"] == suite])
         else:
             rows, summary = evaluate.logprob(model, tokenizer, recs, args.batch_size, progress=not args.quiet)
             if out is not None:
-                evaluate.write_jsonl(out / f"{tags[name]}.rows.jsonl", rows)
-        results[name] = summary
+                evaluate.write_jsonl(out / f"{tag}.rows.jsonl", rows)
+        results[tag] = summary
         print(f"{name} ({args.mode}):")
         for suite, m in summary.items():
             print(measures.format_measures(suite, m))
     if out is not None:
         meta = {"command": "drest llm eval", "model": args.model, "adapter": args.adapter, "mode": args.mode,
-                "datasets": dict(tags), "limit": args.limit, "seed": args.seed}
+                "datasets": {tag: name for tag, name, _ in sets}, "limit": args.limit, "seed": args.seed}
         if args.mode == "sample":
             meta.update(answers=args.answers, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                         backend=args.backend, batch_size=args.batch_size)
