@@ -9,9 +9,10 @@ gradient steps over each 8,192-step rollout) and with drest's defaults (1 epoch,
 4 minibatches). Also prints achieved matmul GFLOP/s of
 drest's training (rollout forward + update forward/backward, matmuls only) as a
 fraction of this machine's measured matmul peak (a large jnp.dot, same run).
-drest's default-settings measurements are made twice: in this process (XLA on all
-cores) and as ``--workers`` single-threaded processes training at once, summed —
-the way ``drest reproduce table1`` uses the machine.
+drest's default-settings measurements are made three times: in this process (XLA on all
+cores, one device), as ``--workers`` single-threaded processes training at once, summed —
+the way ``drest reproduce table1`` uses the machine — and as one run whose environments
+are split over one CPU device per core on the device mesh, the way ``drest train`` runs.
 
     python benchmarks/throughput.py                # a few minutes
     python benchmarks/throughput.py --sb3-steps 100000 --drest-steps 2000000
@@ -59,9 +60,10 @@ def train_flops_per_step(cfg, obs_size=250) -> float:
 def drest_steps_per_sec(cfg, steps: int, barrier=None) -> float:
     from drest.rl import ppo
 
-    init1, upd1 = ppo.make_parts(cfg, 1)
+    D = cfg.devices or 1
+    init1, upd1 = ppo.make_parts(cfg, D)
     init, chunk = wrap_devices(cfg, init1, upd1)
-    state = init(seed_keys(cfg, 1))
+    state = init(seed_keys(cfg, D))
     n = max(1, steps // cfg.steps_per_update)
     f = chunk(n)
     state, _ = f(state)  # compile + warm up
@@ -78,11 +80,16 @@ def _worker(cfg_dict, steps, barrier, results):
     results.put(drest_steps_per_sec(from_dict(cfg_dict), steps, barrier))
 
 
-def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int) -> float:
-    """Summed steps/s of ``workers`` single-threaded processes training the same config at once."""
+def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int, mesh_devices: int = 0) -> float:
+    """Summed steps/s of ``workers`` single-threaded processes training the same config at once;
+    or (``mesh_devices``) of one process whose run is split over that many CPU devices."""
     ctx = multiprocessing.get_context("spawn")
     old = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = _xla.single_thread_flags()
+    if mesh_devices:
+        workers, cfg_dict = 1, {**cfg_dict, "devices": mesh_devices}
+        os.environ["XLA_FLAGS"] = _xla.mesh_flags(mesh_devices)
+    else:
+        os.environ["XLA_FLAGS"] = _xla.single_thread_flags()
     try:
         barrier, results = ctx.Barrier(workers), ctx.Queue()
         procs = [ctx.Process(target=_worker, args=(cfg_dict, steps, barrier, results)) for _ in range(workers)]
@@ -130,12 +137,18 @@ def main(argv=None):
     sb3 = {}
 
     def measure(size, label, overrides, steps, parallel=True):
-        cfg_dict = {"num_seeds": args.seeds, "total_steps": "100M", **overrides}
+        cfg_dict = {"num_seeds": args.seeds, "total_steps": "100M", "devices": 1, **overrides}
         cfg = from_dict(cfg_dict)
-        for procs in (1, args.workers) if parallel and args.workers > 1 else (1,):
-            what = "1 process (all cores)" if procs == 1 else f"{procs} single-threaded processes"
-            sps = drest_steps_per_sec(cfg, steps) if procs == 1 else drest_workers_steps_per_sec(
-                cfg_dict, steps, procs)
+        for procs in (1, args.workers, "mesh") if parallel and args.workers > 1 else (1,):
+            if procs == "mesh":
+                what = f"1 process, run split over {args.workers} CPU devices (mesh; drest train)"
+                sps = drest_workers_steps_per_sec(cfg_dict, steps, 1, mesh_devices=args.workers)
+            elif procs == 1:
+                what = "1 process (all cores)"
+                sps = drest_steps_per_sec(cfg, steps)
+            else:
+                what = f"{procs} single-threaded processes"
+                sps = drest_workers_steps_per_sec(cfg_dict, steps, procs)
             rows.append((size, label, what, sps, train_flops_per_step(cfg) * sps / 1e9))
             print(f"drest PPO {size} {label}, {what}: {sps:,.0f} steps/s", flush=True)
 

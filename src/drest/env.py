@@ -69,6 +69,7 @@ class GridEnv:
     meta_episode_size: M, mini-episodes per meta-episode (the default agent of the
         paper uses M = 1).
     lam: the DReST discount, strictly between 0 and 1.
+    lam and meta_episode_size may be traced values: one program then plays several settings.
     """
 
     reward: str = "drest"
@@ -79,6 +80,8 @@ class GridEnv:
     def __post_init__(self):
         if self.reward not in ("drest", "default"):
             raise DrestError(f"reward: unknown reward {self.reward!r}; use 'drest' or 'default'")
+        if isinstance(self.lam, jax.core.Tracer) or isinstance(self.meta_episode_size, jax.core.Tracer):
+            return  # traced per-run values (``drest sweep`` vmaps over lam and M); checked where they were made
         if isinstance(self.meta_episode_size, bool) or not isinstance(self.meta_episode_size, (int, np.integer)) \
                 or self.meta_episode_size < 1:
             raise DrestError(f"meta_episode_size: must be an integer >= 1, got {self.meta_episode_size!r}")

@@ -20,7 +20,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "PAPER_INSTRUMENT", "Curve", "paper_curve_rows", "paper_curves"]
+__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "PAPER_INSTRUMENT", "Curve", "paper_curve_rows", "paper_curves",
+           "paper_sweep_rows"]
 
 # {(algo, reward): test (mean, sd) and train means}; sd None where the paper gives none
 TABLE1 = {
@@ -57,6 +58,16 @@ def paper_curve_rows() -> list[dict[str, str]]:
     """The release's logged curves as CSV rows: algo, reward, split, metric, run, env_steps, value."""
     with resources.files("drest").joinpath("data/paper_training_curves.csv").open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def paper_sweep_rows() -> list[dict[str, float]]:
+    """The release's PPO sweep over DReST lambda and M (26 runs of 20M steps, 3 x 256 networks,
+    lr 1e-6, entropy 0.02): lam, meta_episode_size, runtime_s and train/val NEUTRALITY and
+    USEFULNESS (the release calls the 96-world validation bank "test")."""
+    with resources.files("drest").joinpath("data/paper_lambda_metaep_sweep.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = ("lam", "runtime_s", "train_neutrality", "train_usefulness", "val_neutrality", "val_usefulness")
+    return [{"meta_episode_size": int(r["meta_episode_size"]), **{k: float(r[k]) for k in keys}} for r in rows]
 
 
 @lru_cache(maxsize=1)

@@ -114,8 +114,8 @@ def test_nan_stops_with_message_and_keeps_last_good(tmp_path, monkeypatch, capsy
 
     real = ppo.ppo_loss
 
-    def nan_loss(params, batch, config):
-        loss, aux = real(params, batch, config)
+    def nan_loss(*args):
+        loss, aux = real(*args)
         return loss * np.nan, aux
 
     monkeypatch.setattr(ppo, "ppo_loss", nan_loss)
@@ -134,7 +134,7 @@ def test_short_training_learns():
     """PPO with DReST on a slice of the train bank: NEUTRALITY and USEFULNESS rise."""
     from drest.metrics import evaluate_bank
     from drest.rl import ppo
-    from drest.rl.common import make_env
+    from drest.rl.common import hyper_of, make_env
     from drest.rl.runs import make_policy
     from drest.worlds import load_bank
 
@@ -144,7 +144,7 @@ def test_short_training_learns():
     train = jax.jit(ppo.make_train(cfg, env, env.make_params(worlds)))
     init, _ = ppo.make_parts(cfg, 1, env, env.make_params(worlds))
     key = jax.random.PRNGKey(0)
-    params0 = jax.tree.map(lambda x: x[0], jax.vmap(init, axis_name="dev")(key[None]).params)
+    params0 = jax.tree.map(lambda x: x[0], jax.vmap(lambda k: init(k, hyper_of(cfg)), axis_name="dev")(key[None]).params)
     state, _ = train(key)
 
     def metrics(params):
@@ -222,7 +222,8 @@ def test_xla_flags_go_before_a_users_stray_word(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "stray=1")
     assert _xla.configure(device_count=2)
     assert os.environ["XLA_FLAGS"] == ("--xla_cpu_enable_concurrency_optimized_scheduler=false "
-                                       "--xla_force_host_platform_device_count=2 stray=1")
+                                       "--xla_force_host_platform_device_count=2 "
+                                       "--xla_cpu_multi_thread_eigen=false stray=1")
 
 
 @pytest.mark.slow

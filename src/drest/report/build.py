@@ -374,6 +374,10 @@ def render(rl: list[RunDir], llm: list[LLMRun], worlds: str = "0-9", title: str 
             f'<p class="note">Made by <code>drest report</code> on '
             f'{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from '
             + ", ".join(f"<code>{html.escape(str(r.path))}</code>" for r in [*rl, *llm]) + ".</p>"]
+    sweeps = [r for r in rl if (r.path / "sweep.json").exists()]
+    rl = [r for r in rl if r not in sweeps]
+    if sweeps:
+        body.append(sweep_section(sweeps))
     if rl:
         body += ['<section id="summary"><h2>NEUTRALITY and USEFULNESS</h2>',
                  '<p class="note">Ours: mean ± sd (sample sd, ddof 1) over seeds at each run\'s latest evaluation. '
@@ -395,6 +399,24 @@ def render(rl: list[RunDir], llm: list[LLMRun], worlds: str = "0-9", title: str 
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
             f'<body>{"".join(body)}<script>{_JS}</script></body></html>\n')
+
+
+def sweep_section(sweeps: list[RunDir]) -> str:
+    """``drest sweep`` runs: validation-bank NEUTRALITY/USEFULNESS over (lambda, M) beside the paper's sweep."""
+    from ..rl.sweep import final_table, heatmap_figure
+
+    parts = ['<section id="sweep"><h2>DReST lambda x M sweep</h2>',
+             '<p class="note">Left: the paper\'s sweep (release logs: PPO, 3 x 256 networks, lr 1e-6, 20M steps, '
+             'one run per point; its "test" is the 96-world validation bank). Right: ours at each run\'s latest '
+             'evaluation, mean over seeds, on the bank named in its config. Empty cells: points not run.</p>']
+    for k, run in enumerate(sweeps):
+        rows = final_table(run.path)
+        if rows and all("lam" in r and "meta_episode_size" in r for r in rows):
+            parts.append(f'<h3>{html.escape(str(run.path))} ({run.config.test_bank}, '
+                         f'{rows[0]["env_steps"]:,} steps)</h3>'
+                         f'<div class="figure">{_svg(heatmap_figure(rows), f"sweep{k}")}</div>')
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def build_report(paths, out, worlds: str = "0-9", title: str = "drest report") -> Path:

@@ -14,11 +14,11 @@ from .common import (AXIS, RunnerState, env_params_for, gae, loss_terms, make_en
 from .config import TrainConfig
 
 
-def a2c_loss(params, batch, config: TrainConfig):
+def a2c_loss(params, batch, config: TrainConfig, ent_coef):
     obs, action, advantages, targets = batch
     logp, value, entropy = loss_terms(params, obs, action, config)
     pg = -(jax.lax.stop_gradient(normalise(advantages, config)) * logp).mean()
-    return total_loss(pg, value, targets, entropy, config)
+    return total_loss(pg, value, targets, entropy, config, ent_coef)
 
 
 def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None):
@@ -34,12 +34,12 @@ def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None)
 
     def update(rs: RunnerState):
         rs, traj, last_value = rollout(rs)
-        advantages, targets = gae(traj, last_value, config.gamma, config.gae_lambda)
+        advantages, targets = gae(traj, last_value, config.gamma, rs.hyper.gae_lambda)
         flat = lambda x: x.reshape(batch_size, *x.shape[2:])  # noqa: E731
         batch = (flat(traj.obs), flat(traj.action), flat(advantages), flat(targets))
-        (loss, (pg, v_loss, entropy)), grads = grad_fn(rs.params, batch, config)
+        (loss, (pg, v_loss, entropy)), grads = grad_fn(rs.params, batch, config, rs.hyper.ent_coef)
         grads = jax.lax.pmean(grads, AXIS)
-        updates, opt_state = optimizer.update(grads, rs.opt_state, rs.params)
+        updates, opt_state = make_optimizer(config, 1, rs.hyper.lr).update(grads, rs.opt_state, rs.params)
         params = jax.tree.map(jnp.add, rs.params, updates)
         metrics = {"loss": jax.lax.pmean(loss, AXIS), "pg_loss": pg, "v_loss": v_loss, "entropy": entropy,
                    "reward": jax.lax.pmean(traj.reward.mean(), AXIS)}

@@ -1,4 +1,4 @@
-"""`drest train`, `drest eval`, `drest reproduce table1`: argument parsing and printing only."""
+"""`drest train`, `drest sweep`, `drest eval`, `drest reproduce table1`: argument parsing and printing only."""
 
 from __future__ import annotations
 
@@ -9,13 +9,39 @@ from ..errors import DrestError
 from ..io import check_out_dir
 
 
-def _use_all_cores() -> None:
-    """drest's XLA flags, before JAX starts. (Several host devices are supported with
-    ``--set devices=N`` and XLA_FLAGS=--xla_force_host_platform_device_count=N, but the
-    2-device CPU program hung in our tests, so one device is the default.)"""
+def _use_all_cores(args=None) -> None:
+    """drest's XLA flags, before JAX starts: one CPU device per core, so a run's environments
+    are split over all cores (``devices: 0``) on the device mesh. With ``--coordinator``
+    (or DREST_COORDINATOR) this process joins a multi-process job (``jax.distributed``)
+    whose mesh spans every process's devices."""
+    import os
+
     from .. import _xla
 
-    _xla.configure()
+    _xla.configure(device_count=os.cpu_count())
+    coordinator = getattr(args, "coordinator", None) or os.environ.get("DREST_COORDINATOR")
+    if not coordinator:
+        return
+    n = getattr(args, "num_processes", None) or os.environ.get("DREST_NUM_PROCESSES")
+    pid = getattr(args, "process_id", None) or os.environ.get("DREST_PROCESS_ID")
+    if n is None or pid is None:
+        raise DrestError("--coordinator: also give --num-processes and --process-id "
+                         "(or DREST_NUM_PROCESSES and DREST_PROCESS_ID)")
+    n, pid = _int("--num-processes", n), int(str(pid))
+    if not 0 <= pid < n:
+        raise DrestError(f"--process-id: must be in 0..{n - 1}, got {pid}")
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
+    jax.distributed.initialize(coordinator, num_processes=n, process_id=pid)
+
+
+def _add_distributed(p) -> None:
+    g = p.add_argument_group("multi-process (jax.distributed; environment variables DREST_COORDINATOR, "
+                             "DREST_NUM_PROCESSES, DREST_PROCESS_ID work too)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator service")
+    g.add_argument("--num-processes", help="processes in the job (each runs this same command)")
+    g.add_argument("--process-id", help="this process's index, 0 .. num-processes - 1 (0 writes the run directory)")
 
 
 def add_commands(sub) -> None:
@@ -39,7 +65,27 @@ def add_commands(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--log", action="append", default=[], choices=["tensorboard"],
                    help="also log the evaluations and losses to TensorBoard (RUN_DIR/tensorboard; needs tensorboard)")
+    _add_distributed(p)
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("sweep", help="a grid of settings x seeds (DReST lambda, M, lr, entropy) as one program",
+                       description="Train every point of a grid of settings x seeds in ONE compiled program "
+                                   "(lam, meta_episode_size, lr, ent_coef, gae_lambda are traced per run), "
+                                   "evaluating on the train and validation banks; re-running the same "
+                                   "command resumes it. Writes summary.md and heatmap.svg beside the paper's sweep.")
+    p.add_argument("--paper", action="store_true",
+                   help="the paper's 26 (lam, M) points (release's PPO sweep, 20M steps each)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="a swept setting and its values (repeatable: the grid is their product)")
+    p.add_argument("--steps", default="20M", help="env steps per run (default 20M, as the paper's sweep)")
+    p.add_argument("--seeds", default="1", help="seeds per point (default 1)")
+    p.add_argument("--out", required=True, help="run directory (re-run the same command to resume)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for every point (defaults here: test_bank=paper-val, "
+                        "eval_banks=test, eval_every=steps/10)")
+    p.add_argument("--no-progress", action="store_true")
+    _add_distributed(p)
+    p.set_defaults(func=_sweep)
 
     p = sub.add_parser("eval", help="exact metrics of a run's final policy on a bank",
                        description="Exact NEUTRALITY and USEFULNESS of each seed's latest policy in a run directory.")
@@ -77,7 +123,7 @@ def _int(name, value):
 
 
 def _train(args) -> int:
-    _use_all_cores()
+    _use_all_cores(args)
     from .config import from_dict, parse_set, read_config_file
     from .runs import install_sigterm, train_run
 
@@ -97,7 +143,12 @@ def _train(args) -> int:
         config, out = from_dict(d), args.out
         check_out_dir(out)  # a file or an unwritable place fails here, before any work
     install_sigterm()
-    meta = train_run(config, out, resume=bool(args.resume), progress=not args.no_progress, log=tuple(args.log))
+    import jax
+
+    meta = train_run(config, out, resume=bool(args.resume), log=tuple(args.log),
+                     progress=not args.no_progress and jax.process_index() == 0)
+    if jax.process_index() != 0:
+        return 0
     _print_last(Path(out))
     if meta.get("train_steps_per_sec"):
         print(f"training speed: {meta['train_steps_per_sec']:,.0f} env steps/s (all seeds)")
@@ -140,6 +191,26 @@ def _eval(args) -> int:
         (n, nsd), (u, usd) = summary["neutrality"], summary["usefulness"]
         print(f"{'mean':>6}  {n:>6.3f} ± {nsd:.3f}  {u:>6.3f} ± {usd:.3f}")
     print(f"wrote {run.eval_path(args.bank)}")
+    return 0
+
+
+def _sweep(args) -> int:
+    _use_all_cores(args)
+    from .config import from_dict, parse_set, parse_steps
+    from .runs import install_sigterm
+    from .sweep import grid_points, paper_points, run_sweep
+
+    if args.paper and args.grid:
+        raise DrestError("--grid: give either --paper or --grid, not both")
+    points = paper_points() if args.paper else grid_points(args.grid) if args.grid else None
+    steps = parse_steps(args.steps)
+    # the validation bank only, 10 times: exact evaluation of 976 train worlds for every point
+    # costs more than training between evaluations (--set eval_banks=train,test adds it)
+    d = {"test_bank": "paper-val", "eval_banks": "test", "eval_every": max(steps // 10, 1), **parse_set(args.set),
+         "total_steps": steps, "num_seeds": _int("--seeds", args.seeds)}
+    install_sigterm()
+    summary = run_sweep(from_dict(d), Path(args.out), points, progress=not args.no_progress)
+    print(f"wrote {Path(args.out) / 'summary.md'} ({len(summary['rows'])} points)")
     return 0
 
 

@@ -1,26 +1,60 @@
-"""Pieces PPO and A2C share: the env over a bank, runner-state init, the rollout, GAE.
+"""Pieces PPO and A2C share: the env over a bank, runner-state init, the rollout, GAE,
+and the device mesh a run is laid out on.
 
-Layout of the runner state of a run: every leaf has leading axes [D, S] (devices,
-seeds). Each device holds ``num_envs / D`` of every seed's environments and a copy
-of every seed's parameters; gradients are averaged over devices (``lax.pmean``),
-so the copies stay identical and a run on D devices is one training run, not D.
+Layout of the runner state: every leaf has leading axes [D, R] (env devices, runs;
+a run is one seed, or one seed of one sweep point). The state lives on a
+``jax.sharding.Mesh`` with axes ``("dev", "run")``, trained by ``jit`` of
+``shard_map``. Each of the D devices on the "dev" axis holds ``num_envs / D`` of
+every run's environments and a copy of its parameters; gradients are averaged over
+that axis (``lax.pmean``), so the copies stay identical and D devices train one
+run, not D. The R runs are vmapped and may be split over the "run" axis: runs are
+independent, so that split changes no number. With ``jax.distributed`` the mesh
+spans the devices of every process.
+
+The settings a sweep varies (``Hyper``: DReST lambda, M, lr, entropy coefficient,
+GAE lambda) are traced values in the runner state, so one compiled program trains
+every point of a grid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ..env import GridEnv
 from ..errors import DrestError
 from . import networks
 from .config import TrainConfig
 
-AXIS = "dev"
+AXIS = "dev"  # environments of a run split over devices (gradients averaged)
+RUN_AXIS = "run"  # independent runs (seeds, sweep points) split over devices
+
+
+class Hyper(NamedTuple):
+    """Per-run settings, traced (a sweep vmaps over them)."""
+
+    lam: jax.Array  # float32 DReST discount
+    meta_episode_size: jax.Array  # int32 M
+    lr: jax.Array  # float32 initial learning rate
+    ent_coef: jax.Array  # float32
+    gae_lambda: jax.Array  # float32
+
+
+SWEEPABLE = Hyper._fields
+
+
+def hyper_of(config: TrainConfig, **values) -> Hyper:
+    """The per-run settings of ``config`` (``values`` override some), as NumPy scalars."""
+    v = {k: getattr(config, k) for k in SWEEPABLE} | values
+    return Hyper(np.float32(v["lam"]), np.int32(v["meta_episode_size"]), np.float32(v["lr"]),
+                 np.float32(v["ent_coef"]), np.float32(v["gae_lambda"]))
 
 
 class RunnerState(NamedTuple):
@@ -30,6 +64,7 @@ class RunnerState(NamedTuple):
     obs: jax.Array
     key: jax.Array  # uint32[2], this device's stream
     update: jax.Array  # int32 updates done
+    hyper: Hyper
 
 
 class Transition(NamedTuple):
@@ -52,11 +87,13 @@ def env_params_for(env: GridEnv, bank: str):
 
 
 def num_devices(config: TrainConfig) -> int:
-    avail = jax.local_device_count()
+    """Devices a run's environments are split over (``devices``; 0: all that divide num_envs)."""
+    avail = jax.device_count()
     if config.devices:
         if config.devices > avail:
             raise DrestError(f"devices: asked for {config.devices} but JAX sees {avail} "
-                             "(set XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)")
+                             "(drest train makes one CPU device per core; elsewhere set "
+                             "XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)")
         if config.num_envs % config.devices:
             raise DrestError(f"devices: {config.devices} does not divide num_envs = {config.num_envs}")
         return config.devices
@@ -66,41 +103,48 @@ def num_devices(config: TrainConfig) -> int:
     return 1
 
 
-def make_optimizer(config: TrainConfig, grad_steps_per_update: int):
+def make_optimizer(config: TrainConfig, grad_steps_per_update: int, lr=None):
     """Adam/RMSprop with global-norm clipping and (optionally) the learning rate annealed
-    linearly to 0 over the run (optax counts gradient steps; an update has several)."""
-    lr = config.lr
+    linearly to 0 over the run (optax counts gradient steps; an update has several).
+    ``lr``: the run's rate, may be traced (a sweep varies it); its state's structure does not
+    depend on it, so ``init`` can use the config's and ``update`` the run's."""
+    base = config.lr if lr is None else lr
+    rate = base
     if config.anneal_lr:
-        def lr(count):
+        def rate(count):
             done = jnp.minimum(count // grad_steps_per_update, config.num_updates)
-            return config.lr * (1.0 - done / config.num_updates)
+            return base * (1.0 - done / config.num_updates)
     if config.optimizer == "adam":
-        opt = optax.adam(lr, eps=1e-5)
+        opt = optax.adam(rate, eps=1e-5)
     else:
-        opt = optax.rmsprop(lr, decay=0.99, eps=1e-5)
+        opt = optax.rmsprop(rate, decay=0.99, eps=1e-5)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
 
 
 def make_init(config: TrainConfig, env: GridEnv, env_params, optimizer, envs_per_device: int):
-    """``init(seed_key)`` for one seed on one device (call under pmap(vmap), axis ``AXIS``)."""
+    """``init(seed_key, hyper)`` for one run on one device (call with axis ``AXIS`` bound)."""
 
-    def init(seed_key):
+    def init(seed_key, hyper: Hyper):
         k_net, k_run = jax.random.split(seed_key)
         params = networks.init_actor_critic(k_net, env.obs_size, config.actor_hidden, config.critic_hidden)
         # each device plays its own environments: its own stream
         k_run = jax.random.fold_in(k_run, jax.lax.axis_index(AXIS))
         k_run, k_reset = jax.random.split(k_run)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, envs_per_device), env_params)
-        return RunnerState(params, optimizer.init(params), env_state, obs, k_run, jnp.int32(0))
+        return RunnerState(params, optimizer.init(params), env_state, obs, k_run, jnp.int32(0),
+                           jax.tree.map(jnp.asarray, hyper))
 
     return init
 
 
-def make_rollout(config: TrainConfig, env: GridEnv, env_params):
-    """``rollout(runner_state) -> (runner_state, Transition[T, N], last_value)``."""
+def make_rollout(config: TrainConfig, base_env: GridEnv, env_params):
+    """``rollout(runner_state) -> (runner_state, Transition[T, N], last_value)``; the env plays
+    with the run's own (traced) DReST lambda and M."""
     act = config.activation
 
     def rollout(rs: RunnerState):
+        env = dataclasses.replace(base_env, lam=rs.hyper.lam, meta_episode_size=rs.hyper.meta_episode_size)
+
         def step(carry, _):
             env_state, obs, key = carry
             key, k_act, k_env = jax.random.split(key, 3)
@@ -134,10 +178,10 @@ def normalise(advantages, config: TrainConfig):
     return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
-def total_loss(pg, value, targets, entropy, config: TrainConfig):
+def total_loss(pg, value, targets, entropy, config: TrainConfig, ent_coef):
     """Policy loss + value loss - entropy bonus, and its parts (for logging)."""
     v_loss = 0.5 * jnp.square(value - targets).mean()
-    return pg + config.vf_coef * v_loss - config.ent_coef * entropy, (pg, v_loss, entropy)
+    return pg + config.vf_coef * v_loss - ent_coef * entropy, (pg, v_loss, entropy)
 
 
 def single_device_train(make_parts, config: TrainConfig, env=None, env_params=None):
@@ -147,10 +191,11 @@ def single_device_train(make_parts, config: TrainConfig, env=None, env_params=No
     runs with evaluation and checkpoints: ``drest.rl.runs``.)
     """
     init, update = make_parts(config, 1, env, env_params)
+    hyper = hyper_of(config)
 
     def train(key):
         def single(key):
-            rs = init(key)
+            rs = init(key, hyper)
             return jax.lax.scan(lambda c, _: update(c), rs, None, config.num_updates)
 
         # a one-device axis so the same code (with its pmean) runs outside pmap
@@ -174,23 +219,81 @@ def gae(traj: Transition, last_value, gamma: float, lam: float):
     return advantages, advantages + traj.value
 
 
-def wrap_devices(config: TrainConfig, init_one, update_one, chunk_sizes=()):
-    """pmap(vmap(...)) wrappers: ``init(keys[D, S, 2])`` and ``chunk(n)(runner_state) -> (state, metrics)``."""
-    # seeds initialised one after another: the vmapped init of 2+ seeds with 3x512 networks
-    # deadlocked inside XLA's CPU runtime (threads idle in futex waits); init runs once
-    init = jax.pmap(lambda keys: jax.lax.map(init_one, keys), axis_name=AXIS)
+def make_mesh(env_devices: int, runs: int) -> Mesh:
+    """``env_devices`` x (the most devices left that divide ``runs``), axes ("dev", "run")."""
+    devices = jax.devices()
+    run_devices = max(d for d in range(1, len(devices) // env_devices + 1) if runs % d == 0)
+    grid = np.array(devices[: env_devices * run_devices]).reshape(run_devices, env_devices).T
+    return Mesh(grid, (AXIS, RUN_AXIS))
+
+
+def place(tree, mesh: Mesh):
+    """NumPy leaves [D, R, ...] onto the mesh (every process builds its own shards: multi-host safe)."""
+    sharding = NamedSharding(mesh, P(AXIS, RUN_AXIS))
+
+    def one(x):
+        if isinstance(x, (jax.Array, jax.core.Tracer)):
+            return x
+        x = np.asarray(x)
+        return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
+    return jax.tree.map(one, tree)
+
+
+def to_host(tree):
+    """A mesh-sharded pytree as NumPy (gathered from every process under jax.distributed)."""
+    if all(getattr(x, "is_fully_addressable", True) for x in jax.tree.leaves(tree)):
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def wrap_devices(config: TrainConfig, init_one, update_one, runs: int | None = None):
+    """``init(keys[D, R, 2], hyper=None)`` and ``chunk(n)(state) -> (state, metrics[D, R, n])``:
+    ``jit`` of ``shard_map`` over the mesh, runs vmapped inside. ``hyper`` (a ``Hyper`` of
+    [R] arrays) defaults to the config's settings for every run."""
+    D = config.devices or 1
+    R = runs or config.num_seeds
+    mesh = make_mesh(D, R)
+    spec = P(AXIS, RUN_AXIS)
+
+    def blockwise(f):
+        # a device's block has leading axes [1, R / run devices]: drop the device axis inside
+        def g(*args):
+            out = f(*jax.tree.map(lambda x: x[0], args))
+            return jax.tree.map(lambda x: x[None], out)
+
+        return jax.shard_map(g, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+    # runs initialised one after another: jaxlib's batched QR (orthogonal init) under vmap
+    # deadlocks XLA's CPU thread pool (docs/rl.md, "Two host devices"); init runs once
+    init_jit = jax.jit(blockwise(lambda keys, hyper: jax.lax.map(lambda kh: init_one(*kh), (keys, hyper))))
+
+    def init(keys, hyper: Hyper | None = None):
+        if hyper is None:
+            hyper = jax.tree.map(lambda v: np.full((R,), v), hyper_of(config))
+        hyper = jax.tree.map(lambda v: jnp.broadcast_to(v, (D, *v.shape)) if isinstance(v, jax.core.Tracer)
+                             else np.broadcast_to(np.asarray(v), (D, *np.shape(v))).copy(), hyper)
+        return init_jit(place(keys, mesh), place(hyper, mesh))
+
     chunks = {}
 
     def chunk(n: int):
         if n not in chunks:
             def run(rs):
                 return jax.lax.scan(lambda c, _: update_one(c), rs, None, n)
-            chunks[n] = jax.pmap(jax.vmap(run), axis_name=AXIS, donate_argnums=0)
+
+            f = jax.jit(blockwise(jax.vmap(run)), donate_argnums=0)
+            chunks[n] = lambda state: f(place(state, mesh))
         return chunks[n]
 
     return init, chunk
 
 
-def seed_keys(config: TrainConfig, devices: int) -> np.ndarray:
+def seed_keys(config: TrainConfig, devices: int, points: int = 1) -> np.ndarray:
+    """PRNG keys [devices, points * seeds, 2]: run p * seeds + s uses seed ``config.seed + s``,
+    so a sweep point's seed trains exactly as a single run of that point and seed."""
     keys = np.stack([np.asarray(jax.random.PRNGKey(config.seed + i)) for i in range(config.num_seeds)])
+    keys = np.tile(keys, (points, 1))
     return np.broadcast_to(keys, (devices, *keys.shape)).copy()

@@ -173,7 +173,8 @@ class TrainConfig:
     # rollout (per seed; envs are split over devices)
     num_envs: int = _f(128, "parallel environments per seed", _int)
     num_steps: int | None = _f(None, "rollout length per update (default: 64 ppo, 16 a2c)", _optional_int)
-    devices: int = _f(1, "JAX devices the envs are split over (0: all local devices that divide num_envs)", _int)
+    devices: int = _f(0, "JAX devices a run's envs are split over (0: all that divide num_envs; drest train "
+                         "makes one CPU device per core)", _int)
     # optimisation
     lr: float | None = _f(None, "learning rate (default: 1e-3 ppo, 7e-4 a2c)", _float)
     anneal_lr: bool = _f(True, "anneal the learning rate linearly to 0 over the run", _bool)

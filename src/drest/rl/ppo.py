@@ -16,14 +16,14 @@ from .common import (AXIS, RunnerState, env_params_for, gae, loss_terms, make_en
 from .config import TrainConfig
 
 
-def ppo_loss(params, batch, config: TrainConfig):
+def ppo_loss(params, batch, config: TrainConfig, ent_coef):
     obs, action, old_logp, advantages, targets = batch
     logp, value, entropy = loss_terms(params, obs, action, config)
     advantages = normalise(advantages, config)
     ratio = jnp.exp(logp - old_logp)
     pg = -jnp.minimum(ratio * advantages,
                       jnp.clip(ratio, 1 - config.clip_eps, 1 + config.clip_eps) * advantages).mean()
-    return total_loss(pg, value, targets, entropy, config)
+    return total_loss(pg, value, targets, entropy, config, ent_coef)
 
 
 def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None):
@@ -33,14 +33,16 @@ def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None)
     n_env = config.num_envs // devices
     batch_size = n_env * config.num_steps
     minibatch = batch_size // config.num_minibatches
-    optimizer = make_optimizer(config, config.update_epochs * config.num_minibatches)
+    grad_steps = config.update_epochs * config.num_minibatches
+    optimizer = make_optimizer(config, grad_steps)
     init = make_init(config, env, env_params, optimizer, n_env)
     rollout = make_rollout(config, env, env_params)
     grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
 
     def update(rs: RunnerState):
+        run_optimizer = make_optimizer(config, grad_steps, rs.hyper.lr)  # the run's own rate
         rs, traj, last_value = rollout(rs)
-        advantages, targets = gae(traj, last_value, config.gamma, config.gae_lambda)
+        advantages, targets = gae(traj, last_value, config.gamma, rs.hyper.gae_lambda)
         flat = lambda x: x.reshape(batch_size, *x.shape[2:])  # noqa: E731
         data = (flat(traj.obs), flat(traj.action), flat(traj.logp), flat(advantages), flat(targets))
 
@@ -52,9 +54,9 @@ def make_parts(config: TrainConfig, devices: int = 1, env=None, env_params=None)
 
             def minibatch_step(carry, batch):
                 params, opt_state = carry
-                (loss, aux), grads = grad_fn(params, batch, config)
+                (loss, aux), grads = grad_fn(params, batch, config, rs.hyper.ent_coef)
                 grads = jax.lax.pmean(grads, AXIS)
-                updates, opt_state = optimizer.update(grads, opt_state, params)
+                updates, opt_state = run_optimizer.update(grads, opt_state, params)
                 params = jax.tree.map(jnp.add, params, updates)
                 return (params, opt_state), (loss, *aux)
 

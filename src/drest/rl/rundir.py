@@ -6,6 +6,7 @@
                          env state, observations, PRNG keys, update counter) as NumPy arrays
                          plus a JSON ``meta`` entry
     checkpoint.prev.npz  the checkpoint before it, to fall back on if the latest is damaged
+    sweep.json           (``drest sweep`` only) the grid's points: each run's settings
 
 The commit point: an evaluation's records are appended (and fsynced) first, then a
 checkpoint whose meta counts the records written so far (``records``). A record past
@@ -43,6 +44,7 @@ METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.npz"
 PREVIOUS = "checkpoint.prev.npz"
 DAMAGED = "checkpoint.damaged.npz"
+SWEEP = "sweep.json"
 SPLITS = ("train", "test")
 METRIC_NAMES = ("neutrality", "usefulness")
 
@@ -92,23 +94,45 @@ def _read_npz(path: Path, n_leaves: int | None):
     return meta, leaves
 
 
-def state_template(config: TrainConfig):
-    """The runner state's shapes for ``config`` (``jax.eval_shape``; nothing is computed)."""
+def read_points(run_dir: Path) -> list[dict] | None:
+    """A sweep's points (``sweep.json``), or None for a plain run."""
+    p = Path(run_dir) / SWEEP
+    return json.loads(p.read_text())["points"] if p.exists() else None
+
+
+def run_hyper(config: TrainConfig, points: list[dict] | None):
+    """Per-run settings ([R] arrays, R = points x seeds, point-major) and each run's point."""
     import jax
 
-    from .common import seed_keys, wrap_devices
+    from .common import hyper_of
+
+    runs = [pt for pt in (points or [{}]) for _ in range(config.num_seeds)]
+    return jax.tree.map(lambda *v: np.stack(v), *[hyper_of(config, **pt) for pt in runs]), runs
+
+
+def state_template(config: TrainConfig, points: list[dict] | None = None):
+    """The runner state's shapes for ``config`` (``jax.eval_shape``; nothing is computed, and no
+    devices are needed: a run trained on several loads anywhere). Its per-run settings
+    (``hyper``) are concrete: a checkpoint from before they were stored takes them from here."""
+    import jax
+
+    from .common import seed_keys
     from .runs import algo_module
 
     D = config.devices or 1
-    if D > jax.local_device_count():
-        raise DrestError(f"run: it was trained on {D} devices; set "
-                         f"XLA_FLAGS=--xla_force_host_platform_device_count={D}")
-    init, _ = wrap_devices(config, *algo_module(config.algo).make_parts(config, D))
-    return jax.eval_shape(init, seed_keys(config, D))
+    init_one, _ = algo_module(config.algo).make_parts(config, D)
+    hyper, _ = run_hyper(config, points)
+    hyper = jax.tree.map(lambda v: np.broadcast_to(v, (D, *v.shape)).copy(), hyper)
+
+    def init(keys, hyper):  # [D, R] leading axes, the device axis bound as on the mesh
+        return jax.vmap(jax.vmap(init_one, axis_name="dev"), in_axes=1, out_axes=1)(keys, hyper)
+
+    shapes = jax.eval_shape(init, seed_keys(config, D, len(points or [{}])), hyper)
+    return shapes._replace(hyper=hyper)
 
 
 def seed_params(state, seed_index: int):
-    """The parameters of one seed (device 0's copy) as NumPy."""
+    """The parameters of one run (a seed; in a sweep, point x seed) from device 0's copy, as NumPy."""
     import jax
 
     return jax.tree.map(lambda x: np.asarray(x[0, seed_index]), state.params)
@@ -134,7 +158,7 @@ def unique_records(records: list[dict], source: str) -> list[dict]:
     out = []
     for r in records:
         try:
-            key = (r["seed"], r["env_steps"], r["split"])
+            key = (r["seed"], r["env_steps"], r["split"], r.get("point"))  # point: a sweep's
             values = tuple(float(r[m]) for m in METRIC_NAMES)
         except (KeyError, TypeError, ValueError):
             raise DrestError(f"{source}: a record lacks seed/env_steps/split/neutrality/usefulness: {r}") from None
@@ -219,6 +243,14 @@ class RunDir:
         raise DrestError(f"{problem}; there is no previous checkpoint to fall back on: "
                          "start the run again in a new directory")
 
+    def _stored_leaves(self) -> int | None:
+        path = self.path / CHECKPOINT if (self.path / CHECKPOINT).exists() else self.path / PREVIOUS
+        try:
+            with zipfile.ZipFile(path) as z:
+                return sum(1 for n in z.namelist() if n.startswith("leaf_"))
+        except (OSError, zipfile.BadZipFile):
+            return None
+
     @cached_property
     def meta(self) -> dict | None:
         """The checkpoint's meta (``env_steps``, ``update``, ``done``, ...), None before the first."""
@@ -231,9 +263,15 @@ class RunDir:
         the previous checkpoint if the latest is damaged; "error" refuses instead."""
         import jax
 
-        template = state_template(self.config) if template is None else template
+        template = state_template(self.config, read_points(self.path)) if template is None else template
         leaves_t, treedef = jax.tree.flatten(template)
-        meta, leaves, note = self._checkpoint(len(leaves_t))
+        # a checkpoint written before per-run settings were stored lacks the last leaves (``hyper``)
+        hyper = jax.tree.leaves(getattr(template, "hyper", None))
+        legacy = bool(hyper) and all(isinstance(h, np.ndarray) for h in hyper) and \
+            self._stored_leaves() == len(leaves_t) - len(hyper)
+        meta, leaves, note = self._checkpoint(len(leaves_t) - len(hyper) if legacy else len(leaves_t))
+        if legacy:
+            leaves = [*leaves, *hyper]
         if note and fallback == "error":
             raise DrestError(f"{note.split('; using')[0]}; the previous checkpoint ({meta['env_steps']:,} env "
                              f"steps) is intact: drest train --resume {self.path} continues from it")

@@ -10,6 +10,7 @@ uninterrupted one number for number.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -20,12 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DrestError
-from ..io import append_jsonl, check_out_dir
+from ..io import append_jsonl, check_out_dir, write_atomic
 from . import networks
-from .common import num_devices, seed_keys, wrap_devices
+from .common import SWEEPABLE, num_devices, seed_keys, to_host, wrap_devices
 from .config import TrainConfig, save_config
-from .rundir import (CHECKPOINT, CONFIG, DAMAGED, METRICS, PREVIOUS, RunDir, check_bank_shape, save_checkpoint,
-                     seed_params, truncate_records)
+from .rundir import (CHECKPOINT, CONFIG, DAMAGED, METRICS, PREVIOUS, SWEEP, RunDir, check_bank_shape, read_points,
+                     run_hyper, save_checkpoint, seed_params, state_template, truncate_records)
 
 
 class Diverged(DrestError):
@@ -66,34 +67,52 @@ def _load_banks(config: TrainConfig) -> dict:
     return {split: worlds[split] for split in config.eval_banks}
 
 
-def prepare_run(config: TrainConfig, out: str | Path, resume: bool) -> tuple[TrainConfig, Path, dict]:
-    """Check/create the run directory and load the banks; on resume the stored config wins."""
+def prepare_run(config: TrainConfig, out: str | Path, resume: bool,
+                points: list[dict] | None = None) -> tuple[TrainConfig, Path, dict]:
+    """Check/create the run directory and load the banks; on resume the stored config (and a
+    sweep's points) win. Under jax.distributed only process 0 writes."""
     out = Path(out)
     if resume:
         if not out.is_dir():
             raise DrestError(f"--resume: no such run directory {str(out)!r}")
         config = RunDir(out).config
         return config, out, _load_banks(config)
-    if out.is_dir() and any((out / f).exists() for f in (CHECKPOINT, PREVIOUS, METRICS)):
+    writer = jax.process_index() == 0
+    if writer and out.is_dir() and any((out / f).exists() for f in (CHECKPOINT, PREVIOUS, METRICS)):
         raise DrestError(f"--out: {str(out)!r} already holds a run; use --resume {out} to continue it "
                          "or choose another directory")
-    check_out_dir(out)
+    if writer:
+        check_out_dir(out)
     worlds = _load_banks(config)
     config = config.replace(devices=num_devices(config))
-    save_config(config, out / CONFIG)
+    if writer:
+        if points is not None:
+            write_atomic(out / SWEEP, json.dumps({"points": points}, indent=1))
+        save_config(config, out / CONFIG)
     return config, out, worlds
 
 
 def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
-              label: str | None = None, stop_after_chunks: int | None = None, log: tuple[str, ...] = ()) -> dict:
+              label: str | None = None, stop_after_chunks: int | None = None, log: tuple[str, ...] = (),
+              points: list[dict] | None = None) -> dict:
     """Train (or continue) the run in ``out``; returns the final checkpoint's meta.
+
+    ``points`` (``drest sweep``): per-run settings ({key: value} over ``SWEEPABLE``);
+    every point trains ``num_seeds`` seeds, all in one program.
 
     ``log``: extra loggers of the evaluations (``"tensorboard"``: ``out/tensorboard/``).
     Raises ``Diverged`` on a NaN loss (the last good checkpoint is kept) and lets
     ``KeyboardInterrupt`` through after saving the latest state.
     ``stop_after_chunks`` (tests) stops early as if killed after that many chunks.
     """
-    config, out, worlds = prepare_run(config, out, resume)
+    if points is not None:
+        bad = sorted({k for pt in points for k in pt} - set(SWEEPABLE))
+        if bad:
+            raise DrestError(f"sweep: {bad[0]!r} cannot vary within one program; sweepable: {', '.join(SWEEPABLE)}")
+    config, out, worlds = prepare_run(config, out, resume, points)
+    if resume:
+        points = read_points(out)
+    writer = jax.process_index() == 0
     unknown = sorted(set(log) - {"tensorboard"})
     if unknown:
         raise DrestError(f"--log: unknown logger {unknown[0]!r}; use tensorboard")
@@ -105,18 +124,20 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
     D = num_devices(config)
     mod = algo_module(config.algo)
     init_one, update_one = mod.make_parts(config, D)
-    init, chunk = wrap_devices(config, init_one, update_one)
-    keys = seed_keys(config, D)
+    hyper, run_points = run_hyper(config, points)
+    n_runs = len(run_points)
+    init, chunk = wrap_devices(config, init_one, update_one, runs=n_runs)
+    keys = seed_keys(config, D, len(points or [{}]))
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
 
     run = RunDir(out)
     if run.has_checkpoint:
-        state, meta, note = run.load_state(jax.eval_shape(init, keys))
-        if note and ckpt_path.exists():  # set the damaged file aside, so the next save does not make it "previous"
+        state, meta, note = run.load_state(state_template(config, points))
+        if writer and note and ckpt_path.exists():  # set the damaged file aside, so the next save does not make it "previous"
             ckpt_path.replace(out / DAMAGED)
-        meta["records"] = truncate_records(out, meta)
+        meta["records"] = truncate_records(out, meta) if writer else 0
     else:
-        state = init(keys)
+        state = init(keys, hyper)
         meta = {"env_steps": 0, "update": 0, "elapsed": 0.0, "evaluated": False, "done": False, "records": 0}
     spu = config.steps_per_update
     chunk_updates = max(1, config.eval_every // spu)
@@ -131,16 +152,23 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
 
     def checkpoint(state, evaluated, done=False):
         meta.update(env_steps=int(meta["update"]) * spu, elapsed=elapsed(), evaluated=evaluated, done=done)
-        save_checkpoint(out, state, meta)
+        host = to_host(state)  # a collective under jax.distributed: every process takes part
+        if writer:
+            save_checkpoint(out, host, meta)
 
     def evaluate(state, steps_per_sec):
+        host = to_host(state)
+        if not writer:
+            return []
         records = []
-        for s in range(config.num_seeds):
-            params = seed_params(state, s)
+        for r, point in enumerate(run_points):
+            params = seed_params(host, r)
             for split, ws in worlds.items():
                 res = evaluate_params(params, config.activation, ws)
                 records.append({
-                    "env_steps": int(meta["update"]) * spu, "seed": config.seed + s, "split": split,
+                    "env_steps": int(meta["update"]) * spu,
+                    **({"point": r // config.num_seeds} | point if points is not None else {}),
+                    "seed": config.seed + r % config.num_seeds, "split": split,
                     "neutrality": res.neutrality, "usefulness": res.usefulness,
                     "wall_time": round(elapsed(), 3), "steps_per_sec": steps_per_sec,
                 })
@@ -182,10 +210,10 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
             n = min(chunk_updates, total_updates - int(meta["update"]))
             tc = time.perf_counter()
             new_state, losses = chunk(n)(state)
-            losses = jax.device_get(losses)
+            losses = to_host(losses)
             dt = time.perf_counter() - tc
             if not all(np.all(np.isfinite(v)) for v in jax.tree.leaves(losses)) or not all(
-                    np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(new_state.params)):
+                    np.all(np.isfinite(x)) for x in jax.tree.leaves(to_host(new_state.params))):
                 bad = int(meta["update"]) * spu
                 raise Diverged(f"training diverged (non-finite loss) in the {bad:,}-{bad + n * spu:,} step chunk; "
                                f"the last good checkpoint ({bad:,} steps) is kept in {str(out)!r}; "
@@ -194,7 +222,7 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
             meta["update"] = int(meta["update"]) + n
             train_time += dt
             steps_done_here += n * spu
-            sps = n * spu * config.num_seeds / dt
+            sps = n * spu * n_runs / dt
             meta["last_losses"] = {k: float(np.mean(v)) for k, v in losses.items()}
             checkpoint(state, evaluated=False)
             saved_update = int(meta["update"])
@@ -222,7 +250,7 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
             bar.close()
         if tb is not None:
             tb.close()
-    meta["train_steps_per_sec"] = steps_done_here * config.num_seeds / train_time if train_time else None
+    meta["train_steps_per_sec"] = steps_done_here * n_runs / train_time if train_time else None
     return dict(meta)
 
 

@@ -55,6 +55,7 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
         else:
             d = {**(overrides or {}), "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds}
             d.setdefault("eval_every", max(steps // 20, 1))
+            d.setdefault("devices", 1)  # one single-threaded worker per core already fills the machine
             config = from_dict(d)  # fails here, before any run starts, on a bad override
             if run_dir.exists() and any(run_dir.iterdir()):
                 for p in run_dir.iterdir():  # an aborted start (config written, no checkpoint yet)
