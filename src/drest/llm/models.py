@@ -8,6 +8,7 @@ Heavy imports (torch, transformers, peft) happen inside the functions so that
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from ..errors import DrestError
@@ -102,7 +103,8 @@ def load(spec: str, *, adapter: str | None = None, quantize: str = "none"):
         model_kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)
-        model_kwargs["device_map"] = {"": 0}
+        # each process of a multi-GPU launch loads onto its own GPU
+        model_kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
