@@ -106,7 +106,9 @@ def write_summary(out: Path) -> dict:
     wall = meta["elapsed"] if meta else None  # summed over invocations: compile, training and evaluation
     lines = [f"# DReST lambda x M sweep ({config.algo.upper()}, {config.total_steps:,} steps per run, "
              f"{config.num_seeds} seed(s) per point)", "",
-             f"Evaluated on {config.train_bank} (train) and {config.test_bank} (test); paper: 3 x 256 networks, "
+             "Evaluated on " + " and ".join(f"{b} ({split})" for split, b in (("train", config.train_bank),
+                                                  ("test", config.test_bank)) if split in config.eval_banks)
+             + "; paper: 3 x 256 networks, "
              "lr 1e-6, entropy 0.02, its \"test\" = the 96-world validation bank.", "",
              "| lam | M | steps | train N | train U | test N | test U | paper val N | paper val U |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
