@@ -87,19 +87,24 @@ def encode(tokenizer, record: dict) -> tuple[list[int], list[int]]:
 def next_token_logprobs(model, batch_ids: list[list[int]], pad_id: int):
     """Log-softmax over the vocabulary at the last position of each sequence
     (left-padded batch; positions computed from the mask so padding changes nothing)."""
+    out = model(**left_padded(batch_ids, pad_id, next(model.parameters()).device), logits_to_keep=1)
+    return out.logits[:, -1, :].float().log_softmax(-1)
+
+
+def left_padded(batch_ids: list[list[int]], pad_id: int, device) -> dict:
+    """Model inputs for a left-padded batch, with position ids computed from the mask so
+    padding changes no number."""
     import torch
 
     width = max(len(ids) for ids in batch_ids)
-    device = next(model.parameters()).device
     input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
     for i, ids in enumerate(batch_ids):
         input_ids[i, width - len(ids):] = torch.tensor(ids)
         mask[i, width - len(ids):] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                position_ids=positions.to(device), logits_to_keep=1)
-    return out.logits[:, -1, :].float().log_softmax(-1)
+    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device),
+            "position_ids": positions.to(device)}
 
 
 def _check_length(rid, n_tokens: int, max_tokens: int | None) -> None:
@@ -152,24 +157,14 @@ def line_ids(tokenizer, messages: list[dict], line: str) -> tuple[list[int], lis
 
 def sequence_logprobs(model, seqs: list[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
     """Sum of log-probabilities of each continuation given its prompt (left-padded batch)."""
-    import torch
-
     rows = [p + c for p, c in seqs]
     width = max(map(len, rows))
-    device = next(model.parameters()).device
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, ids in enumerate(rows):
-        input_ids[i, width - len(ids):] = torch.tensor(ids)
-        mask[i, width - len(ids):] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                   position_ids=positions.to(device)).logits.float()
-    logp = logits[:, :-1].log_softmax(-1)
+    inputs = left_padded(rows, pad_id, next(model.parameters()).device)
+    logp = model(**inputs).logits.float()[:, :-1].log_softmax(-1)
     out = []
     for i, (_, cont) in enumerate(seqs):
         n = len(cont)
-        targets = input_ids[i, width - n:].to(device)
+        targets = inputs["input_ids"][i, width - n:]
         out.append(float(logp[i, width - n - 1: width - 1].gather(-1, targets[:, None]).sum()))
     return out
 
