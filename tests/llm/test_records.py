@@ -116,3 +116,16 @@ def test_output_tags_unique():
     assert output_tags(["x.jsonl", "x.jsonl"]) == ["x-1", "x-2"]
     assert output_tags(["/d/a/x.jsonl", "/d/a/x.jsonl", "/d/b/x.jsonl"]) == ["a-x-1", "a-x-2", "b-x"]
     assert output_tags(["/d/a/x.jsonl"]) == ["x"]
+
+
+def test_letter_summary_never_prints_nan_as_a_number():
+    from drest.llm.cli import _format_summary
+
+    nan = float("nan")
+    text = _format_summary({"deterministic": {"n": 3, "neutrality": nan, "usefulness": 0.5, "p_long": nan,
+                                              "label_mass": nan},
+                            "stochastic_main": {"n": 2, "mean_p_influence": nan,
+                                                "share_influence_most_likely": 0.25, "label_mass": 1.0}})
+    assert "nan" not in text.lower()
+    assert "NEUTRALITY n/a  USEFULNESS 0.500  P(long) n/a" in text
+    assert "share influence most likely 0.250" in text and "label mass 1.000" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -118,14 +119,17 @@ def _datasets(args) -> int:
 
 
 def _format_summary(summary: dict) -> str:
+    def num(x) -> str:  # a metric computed from NaN (a diverged adapter) is never shown as a number
+        return f"{x:.3f}" if x is not None and math.isfinite(x) else "n/a"
+
     lines = []
     for ptype, s in summary.items():
         if "neutrality" in s:
-            body = f"NEUTRALITY {s['neutrality']:.3f}  USEFULNESS {s['usefulness']:.3f}  P(long) {s['p_long']:.3f}"
+            body = f"NEUTRALITY {num(s['neutrality'])}  USEFULNESS {num(s['usefulness'])}  P(long) {num(s['p_long'])}"
         else:
-            body = (f"mean P(influence) {s['mean_p_influence']:.3f}  "
-                    f"share influence most likely {s['share_influence_most_likely']:.3f}")
-        lines.append(f"  {ptype:26s} n={s['n']:<4d} {body}  label mass {s['label_mass']:.3f}")
+            body = (f"mean P(influence) {num(s['mean_p_influence'])}  "
+                    f"share influence most likely {num(s['share_influence_most_likely'])}")
+        lines.append(f"  {ptype:26s} n={s['n']:<4d} {body}  label mass {num(s['label_mass'])}")
     return "\n".join(lines)
 
 
