@@ -66,11 +66,26 @@ def test_curves_go_to_tensorboard(reference):
     assert all(e.value > 0 for e in ea.Scalars("speed/env_steps_per_sec"))
 
 
+def _cli_train(*args, fault=None):
+    """``drest train`` in its own process (one CPU device per core, as users run it)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **({"DREST_FAULT": fault} if fault else {})}
+    return subprocess.run([sys.executable, "-m", "drest.cli", "train", "--no-progress", *args],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
 def _killed_train(out, fault):
-    env = {**os.environ, "DREST_FAULT": fault, "JAX_PLATFORMS": "cpu"}
-    p = subprocess.run([sys.executable, "-m", "drest.cli", "train", "--out", str(out), "--no-progress", *ARGV],
-                       env=env, capture_output=True, text=True, timeout=600)
+    p = _cli_train("--out", str(out), *ARGV, fault=fault)
     assert p.returncode == -9, p.stderr[-2000:]  # SIGKILL, at the injected point
+
+
+@pytest.fixture(scope="module")
+def cli_reference(tmp_path_factory):
+    """An uninterrupted ``drest train`` of TINY in its own process: the killed runs' layout
+    (seeds over the process's devices) rounds differently from an in-process run."""
+    out = tmp_path_factory.mktemp("cli-ref") / "run"
+    p = _cli_train("--out", str(out), *ARGV)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return out
 
 
 @pytest.mark.slow
@@ -82,15 +97,16 @@ def _killed_train(out, fault):
     # the old checkpoint moved aside, the new one not yet in place (only checkpoint.prev.npz)
     "replace:checkpoint.npz:4",
 ])
-def test_kill_in_the_record_checkpoint_window_then_resume(tmp_path, reference, fault):
+def test_kill_in_the_record_checkpoint_window_then_resume(tmp_path, cli_reference, fault):
     out = tmp_path / "run"
     _killed_train(out, fault)
-    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
-    got, want = _numbers(out), _numbers(reference)
+    p = _cli_train("--resume", str(out))
+    assert p.returncode == 0, p.stderr[-2000:]
+    got, want = _numbers(out), _numbers(cli_reference)
     keys = [(r["seed"], r["env_steps"], r["split"]) for r in got]
     assert len(keys) == len(set(keys)) == 4 * 2  # 4 evaluations x 2 seeds, none twice
     assert got == want
-    _same_checkpoint(out, reference)
+    _same_checkpoint(out, cli_reference)
 
 
 @pytest.mark.slow
