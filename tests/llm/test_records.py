@@ -94,7 +94,7 @@ def test_out_checked_before_the_model_loads(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     line = _eval_error(["--dataset", str(FINAL), "--out", str(blocker / "sub")], capsys)
-    assert line.startswith(f"drest: error: --out: cannot write to {str(blocker / 'sub')!r}")
+    assert line.startswith(f"drest: error: --out: cannot write into {str(blocker / 'sub')!r}")
     # the model error comes only once the output directory is known to be writable
     line = _eval_error(["--dataset", str(FINAL), "--out", str(tmp_path / "ok")], capsys)
     assert line.startswith("drest: error: model: no such file or directory")

@@ -109,8 +109,6 @@ def _setup(args) -> None:
 def _datasets(args) -> int:
     from .datasets import write_all
 
-    from .evaluate import check_out_dir
-
     styles = ("letter", "final-line") if args.style == "all" else (args.style,)
     counts = write_all(check_out_dir(args.out), args.seed, styles)
     for name, n in counts.items():

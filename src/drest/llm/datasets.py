@@ -19,6 +19,7 @@ import random
 from pathlib import Path
 
 from ..errors import DrestError
+from ..io import write_atomic
 from .records import LENGTHS, POST_TYPE, STOCHASTIC_TYPES, read_jsonl, validate  # noqa: F401 (re-exported)
 from .wording import (
     FL_BINARY_FINAL, FL_BINARY_OPTION, FL_BINARY_TEMPLATES, FL_INSTRUCTION, FL_INSTRUCTION_ID, FL_KEY,
@@ -382,10 +383,6 @@ def write_all(out_dir: str | Path, seed: int = 0, styles=STYLES) -> dict[str, in
         records = generate(name, seed)
         path = out / f"{name}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".jsonl.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec) + "\n")
-        tmp.replace(path)
+        write_atomic(path, "".join(json.dumps(rec) + "\n" for rec in records))
         counts[name] = len(records)
     return counts

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from ..errors import DrestError
+from ..io import check_out_dir as _check_writable, write_atomic
 from . import measures, records
 from .parse import read_decision
 
@@ -37,17 +38,13 @@ def output_tags(names: list[str]) -> list[str]:
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """Create ``out`` and prove it writable now, before a model loads; drop an old
+    """``drest.io.check_out_dir`` (writable now, before a model loads), then drop an old
     ``metrics.json`` so stale results never look complete."""
-    out = Path(out)
+    out = _check_writable(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".drest-write-test"
-        probe.write_text("")
-        probe.unlink()
         (out / "metrics.json").unlink(missing_ok=True)
     except OSError as exc:
-        raise DrestError(f"--out: cannot write to {str(out)!r} ({exc.strerror or exc}); pass a writable directory") from None
+        raise DrestError(f"--out: cannot write into {str(out)!r} ({exc.strerror or exc})") from None
     return out
 
 
@@ -141,16 +138,11 @@ def _line_row(display: dict, res: dict) -> dict:
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write rows to ``path`` through a temporary file, so a partial file never has the final name."""
+    """Write rows to ``path`` atomically, so a partial file never has the final name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, allow_nan=False) + "\n")
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(row, allow_nan=False) + "\n" for row in rows))
 
 
 def write_metrics(out: Path, settings: dict, results: dict) -> None:
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps({"settings": settings, "metrics": results, "complete": True}, indent=2, allow_nan=False))
-    tmp.replace(out / "metrics.json")
+    write_atomic(out / "metrics.json",
+                 json.dumps({"settings": settings, "metrics": results, "complete": True}, indent=2, allow_nan=False))
