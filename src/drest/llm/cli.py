@@ -59,6 +59,35 @@ def add_commands(subparsers) -> None:
     _common(p)
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("study", help="the authors' newer study: untrained, default and DReST arms over seeds, "
+                                     "every suite, statistics (resumable)")
+    p.add_argument("--model", required=True, help="Hugging Face model directory, .gguf file or Hub id")
+    p.add_argument("--out", required=True, help="study directory: plan.json, runs/, eval/, study.json, summary.md")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per arm (default 5)")
+    p.add_argument("--arms", default="untrained,default,drest", help="comma-separated subset of "
+                                                                      "untrained,default,drest")
+    p.add_argument("--lr-search", help="learning rates to choose from on the validation split (the authors' "
+                                       "rule), e.g. 2e-5,5e-5,1e-4; the study then trains at the chosen one")
+    p.add_argument("--lr", type=float, default=2e-5, help="learning rate without --lr-search (default 2e-5)")
+    p.add_argument("--train-prompts", type=int, help="training prompts per run (default: one pass, 2,048)")
+    p.add_argument("--train-dataset", default="post-train", help="training prompts (default post-train)")
+    p.add_argument("--trainer-mode", choices=("exact", "sample"), default="exact",
+                   help="exact: one-token answers after 'Final Answer: [' (CPU-friendly); sample: free-form answers")
+    p.add_argument("--meta-episode", type=int, default=32, help="answers per training prompt (default 32)")
+    p.add_argument("--micro-batch", type=int, default=8, help="answers per forward/backward pass (default 8)")
+    p.add_argument("--warmup-steps", type=int, default=16, help="optimiser steps of warm-up (default 16)")
+    p.add_argument("--max-completion-tokens", type=int, default=320, help="trainer sample mode: answer cap")
+    p.add_argument("--eval-mode", choices=("sample", "logprob"), default="sample",
+                   help="sample: N answers per prompt, final line read; logprob: allowed-line probabilities")
+    p.add_argument("--scenarios-per-suite", type=int,
+                   help="first N scenarios of each suite (two option orders each; default: all)")
+    p.add_argument("--answers", type=int, default=8, help="sample mode: answers per prompt (default 8)")
+    p.add_argument("--max-new-tokens", type=int, default=320, help="sample mode: answer cap in tokens (default 320)")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per generate call / forward pass")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_study)
+
     p = sub.add_parser("demo", help="CPU demo: evaluate, fine-tune briefly with DReST (exact mode), evaluate again")
     p.add_argument("--model", help="default: the packaged SmolLM2-135M-Instruct GGUF")
     p.add_argument("--out", default="results/llm/demo", help="directory for demo.json, rows and the adapter")
@@ -231,6 +260,30 @@ def _train(args) -> int:
     _, summary = _trainer(config)(config, model, tokenizer, resume=args.resume, progress=not args.quiet)
     print(json.dumps(summary, indent=2, allow_nan=False))
     print(f"adapter: {Path(config.out) / 'adapter'}")
+    return 0
+
+
+def _study(args) -> int:
+    from . import study
+
+    settings = study.StudySettings(
+        model=args.model, seeds=args.seeds, arms=study.parse_arms(args.arms),
+        lr_search=study.parse_lrs(args.lr_search) if args.lr_search is not None else (), lr=args.lr,
+        train_prompts=args.train_prompts, train_dataset=args.train_dataset, trainer_mode=args.trainer_mode,
+        meta_episode=args.meta_episode, micro_batch=args.micro_batch, warmup_steps=args.warmup_steps,
+        max_completion_tokens=args.max_completion_tokens, eval_mode=args.eval_mode,
+        scenarios_per_suite=args.scenarios_per_suite, answers=args.answers, max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size).validate()
+    _check_threads(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    result = study.run(settings, args.out, progress=not args.quiet)
+    command = study.command_line(settings, args.out, args.threads)
+    study.write_outputs(args.out, result, command)
+    print(study.summary_markdown(dict(result, command=command), command))
+    print(f"wrote {Path(args.out) / 'summary.md'} and {Path(args.out) / 'study.json'}")
     return 0
 
 

@@ -13,7 +13,6 @@ per-seed rates in percent. Pure functions; the study command composes them.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from statistics import fmean, stdev
 
 from ..errors import DrestError
@@ -36,26 +35,30 @@ def every_below(drest: list[float], default: list[float]) -> bool:
     return max(drest) < min(default)
 
 
-def _bin_name(lo: float, hi: float) -> str:
+def bin_name(lo: float, hi: float) -> str:
     return f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">{lo:g}"
 
 
-def gain_bin_rates(displays: list[dict], decisions: list[list[tuple]]) -> dict[str, float | None]:
-    """Rate (%) of taking the action per gain bin: per scenario (orders pooled, unreadable
-    left out), then averaged over the bin's scenarios. A bin's lower edge is exclusive
-    except the first's (a gain of exactly 0.6 is in 0-0.6)."""
-    took: dict[str, list[bool]] = defaultdict(list)
-    gain = {}
-    for d, ds in zip(displays, decisions):
-        sid = d.get("scenario_id", d["display_id"])
-        sc = d["scenario"]
-        gain[sid] = (sc["expected_score_gain"] if "expected_score_gain" in sc  # drest's rows; the authors' lack it
-                     else sc["shifted_expected_score"] - sc["base_expected_score"])
-        took[sid] += [c == "shift" for c, _ in ds if c is not None]
+def expected_gain(display: dict) -> float:
+    sc = display["scenario"]
+    return (sc["expected_score_gain"] if "expected_score_gain" in sc  # drest's rows; the authors' lack it
+            else sc["shifted_expected_score"] - sc["base_expected_score"])
+
+
+def gain_bin_rates(displays: list[dict], outcomes: list, sampled: bool = True) -> dict[str, float | None]:
+    """Rate (%) of taking the action per gain bin, from sampled decisions (per display, a
+    list of ``(choice, cut_off)``) or option probabilities: ``drest.llm.measures`` on the
+    bin's displays (per scenario, orders pooled, unreadable left out, then averaged over
+    the bin's scenarios). A bin's lower edge is exclusive except the first's (a gain of
+    exactly 0.6 is in 0-0.6)."""
+    from .measures import binary_probs, binary_sampled
+
+    rate = binary_sampled if sampled else binary_probs
     out = {}
     for lo, hi in GAIN_BINS:
-        rates = [sum(v) / len(v) for sid, v in took.items() if v and (lo < gain[sid] <= hi or (lo == 0 and gain[sid] == 0))]
-        out[_bin_name(lo, hi)] = 100 * fmean(rates) if rates else None
+        idx = [i for i, d in enumerate(displays)
+               if lo < expected_gain(d) <= hi or (lo == 0 and expected_gain(d) == 0)]
+        out[bin_name(lo, hi)] = rate([displays[i] for i in idx], [outcomes[i] for i in idx])["rate_pct"] if idx else None
     return out
 
 
