@@ -185,3 +185,23 @@ def test_command_line_names_the_settings():
     assert study.command_line(s, "out", threads=1) == ("drest llm study --model m.gguf --out out --seeds 2 "
                                                        "--arms default,drest --lr-search 2e-05,0.0001 "
                                                        "--scenarios-per-suite 10 --threads 1")
+
+
+def test_outputs_and_report_section(fake, tmp_path):
+    from drest.report.build import build_report
+
+    calls, model = fake
+    settings = study.StudySettings(model=model, seeds=2)
+    out = tmp_path / "s"
+    res = study.run(settings, out, progress=False, say=lambda *_: None)
+    with pytest.raises(DrestError, match="unfinished study"):  # plan.json but no study.json yet
+        build_report([out], tmp_path / "r.html")
+    study.write_outputs(out, res, study.command_line(settings, out))
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["complete"] is True and saved["command"].startswith("drest llm study --model")
+    # the fake rates: untrained 80 + seed, drest 60 + seed -> c = logit(0.615) / logit(0.815)
+    assert saved["flattening"]["c"] == pytest.approx(math.log(0.615 / 0.385) / math.log(0.815 / 0.185))
+    assert "Command: `drest llm study --model" in (out / "summary.md").read_text()
+    page = build_report([out], tmp_path / "r.html").read_text()
+    assert 'id="llm-study"' in page and 'id="study-rates-0"' in page and 'id="study-flattening-0"' in page
+    assert page.count("<svg") == 2

@@ -4,7 +4,7 @@ Sections, each present when its input is: the summary table (our NEUTRALITY and
 USEFULNESS beside the paper's Table 1), learning curves (ours and the paper's on
 the same axes), policy pictures in test worlds with a selector, and the
 language-model results (P(long) histograms; P(influence shutdown) against the
-expected-score gain from shifting).
+expected-score gain from shifting), and ``drest llm study`` results (report/study.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..io import atomic_open
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, TABLE1, paper_curves
 from ..rl.rundir import RunDir, mean_sd
 from ..worlds.draw import draw_lengths, draw_world
-from .inputs import LLMRun, collect
+from .inputs import LLMRun, StudyRun, collect
 
 SPLITS = ("test", "train")
 METRICS = ("neutrality", "usefulness")
@@ -394,8 +394,14 @@ def render(rl: list[RunDir], llm: list[LLMRun], worlds: str = "0-9", title: str 
                  '<section id="policies"><h2>Policies in test worlds</h2>']
         body += [policy_section(run, k, worlds) for k, run in enumerate(rl)]
         body.append("</section>")
+    studies = [r for r in llm if isinstance(r, StudyRun)]
+    llm = [r for r in llm if not isinstance(r, StudyRun)]
     if llm:
         body.append(llm_section(llm))
+    if studies:
+        from .study import study_section
+
+        body.append(study_section(studies, _svg))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
             f'<body>{"".join(body)}<script>{_JS}</script></body></html>\n')

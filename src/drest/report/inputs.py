@@ -4,6 +4,7 @@ An argument is
 * a deep-RL run (``config.yaml``, from ``drest train`` or ``drest reproduce``);
 * a language-model directory: ``demo.json`` with ``<set>.{before,after}.rows.jsonl``
   (``drest llm demo``) or ``metrics.json`` with ``<set>.rows.jsonl`` (``drest llm eval --out``);
+* a ``drest llm study --out`` directory (``study.json`` with ``"complete": true``);
 * a directory whose subdirectories are such runs (``drest reproduce table1 --out DIR``
   makes one), which stands for those runs.
 Anything else is a one-line ``DrestError``. Runs may be partial: evaluations so far,
@@ -44,7 +45,21 @@ def _read_json(path: Path) -> dict:
         raise DrestError(f"report: cannot read {str(path)!r} ({exc})") from None
 
 
-def _llm_run(path: Path) -> LLMRun | None:
+@dataclass
+class StudyRun:
+    """A finished ``drest llm study`` (its ``study.json``)."""
+
+    path: Path
+    result: dict
+
+
+def _llm_run(path: Path) -> LLMRun | StudyRun | None:
+    if (path / "plan.json").exists():  # a study directory
+        result = _read_json(path / "study.json") if (path / "study.json").exists() else {}
+        if not result.get("complete"):
+            raise DrestError(f"report: {str(path)!r} holds an unfinished study (no complete study.json); rerun "
+                             "its drest llm study command to finish it")
+        return StudyRun(path, result)
     if (path / "demo.json").exists():
         run = LLMRun(path, int(_read_json(path / "demo.json").get("settings", {}).get("seed", 0)))
         for tag in ("before", "after"):
@@ -63,7 +78,7 @@ def _llm_run(path: Path) -> LLMRun | None:
     return None
 
 
-def _one(path: Path) -> RunDir | LLMRun | None:
+def _one(path: Path) -> RunDir | LLMRun | StudyRun | None:
     if (path / CONFIG).exists():
         run = RunDir(path)
         run.config, run.records  # noqa: B018 - a damaged run fails here, before any drawing
@@ -71,8 +86,9 @@ def _one(path: Path) -> RunDir | LLMRun | None:
     return _llm_run(path)
 
 
-def collect(paths) -> tuple[list[RunDir], list[LLMRun]]:
-    """The runs named by ``paths`` (see the module doc), in the order given."""
+def collect(paths) -> tuple[list[RunDir], list[LLMRun | StudyRun]]:
+    """The runs named by ``paths`` (see the module doc), in the order given: deep-RL runs,
+    and language-model results (evaluations, demos and studies)."""
     if not paths:
         raise DrestError("report: give at least one RUN_DIR")
     rl, llm = [], []
