@@ -19,6 +19,7 @@ def _use_all_cores(args=None) -> None:
     from .. import _xla
 
     _xla.configure(device_count=os.cpu_count())
+    _compile_cache()
     coordinator = getattr(args, "coordinator", None) or os.environ.get("DREST_COORDINATOR")
     if not coordinator:
         return
@@ -34,6 +35,20 @@ def _use_all_cores(args=None) -> None:
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
     jax.distributed.initialize(coordinator, num_processes=n, process_id=pid)
+
+
+def _compile_cache() -> None:
+    """JAX's persistent compilation cache, so a run's programs compile once per machine, not
+    once per command (about 20 s of a 20M-step `drest train` here). DREST_COMPILE_CACHE
+    names the folder (default ~/.cache/drest/xla); ``off`` turns it off."""
+    import os
+
+    where = os.environ.get("DREST_COMPILE_CACHE", str(Path.home() / ".cache" / "drest" / "xla"))
+    if where.lower() == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", where)
 
 
 def _add_distributed(p) -> None:

@@ -250,7 +250,8 @@ def to_host(tree):
 
 
 def wrap_devices(config: TrainConfig, init_one, update_one, runs: int | None = None):
-    """``init(keys[D, R, 2], hyper=None)`` and ``chunk(n)(state) -> (state, metrics[D, R, n])``:
+    """``init(keys[D, R, 2], hyper=None)`` and ``chunk(n)(state) -> (state, metrics[D, R, 1])``
+    (n updates, metrics their mean):
     ``jit`` of ``shard_map`` over the mesh, runs vmapped inside. ``hyper`` (a ``Hyper`` of
     [R] arrays) defaults to the config's settings for every run."""
     D = config.devices or 1
@@ -277,16 +278,27 @@ def wrap_devices(config: TrainConfig, init_one, update_one, runs: int | None = N
                              else np.broadcast_to(np.asarray(v), (D, *np.shape(v))).copy(), hyper)
         return init_jit(place(keys, mesh), place(hyper, mesh))
 
-    chunks = {}
+    def run_n(rs, n):
+        # the update count is traced, so every chunk length (the last, shorter one too)
+        # runs one compiled program; metrics come back as their mean over the chunk
+        rs = jax.tree.map(lambda x: x[0], rs)
+        step = jax.vmap(update_one)
+        zeros = jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), jax.eval_shape(step, rs)[1])
+
+        def body(_, carry):
+            rs, total = carry
+            rs, m = step(rs)
+            return rs, jax.tree.map(jnp.add, total, m)
+
+        rs, total = jax.lax.fori_loop(0, n, body, (rs, zeros))
+        mean = jax.tree.map(lambda t: (t / n)[..., None], total)
+        return jax.tree.map(lambda x: x[None], (rs, mean))
+
+    run_jit = jax.jit(jax.shard_map(run_n, mesh=mesh, in_specs=(spec, P()), out_specs=spec, check_vma=False),
+                      donate_argnums=0)
 
     def chunk(n: int):
-        if n not in chunks:
-            def run(rs):
-                return jax.lax.scan(lambda c, _: update_one(c), rs, None, n)
-
-            f = jax.jit(blockwise(jax.vmap(run)), donate_argnums=0)
-            chunks[n] = lambda state: f(place(state, mesh))
-        return chunks[n]
+        return lambda state: run_jit(place(state, mesh), jnp.int32(n))
 
     return init, chunk
 
