@@ -146,6 +146,24 @@ def test_health_check_stops_a_run_whose_answers_are_unreadable(tiny_model_dir, t
                           "meta-episodes (step 1)")
 
 
+def test_a_non_finite_loss_stops_the_run_before_the_update(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    from drest.llm import trl_trainer
+
+    cls = trl_trainer.trainer_class()
+    compute_loss = cls.compute_loss
+    monkeypatch.setattr(cls, "compute_loss", lambda self, *a, **k: compute_loss(self, *a, **k) * float("nan"))
+    out = tmp_path / "nan"
+    code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(out), "--max-prompts", "4",
+                 "--meta-episode", "4", "--micro-batch", "4", "--health-window", "0", "--quantize", "none", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("drest: error: training stopped: the loss became non-finite at step 1; nothing was updated. "
+                   "Lower --lr or check the reward settings")
+    # nothing looks finished: no adapter, no summary, no checkpoint
+    assert not (out / "adapter").exists() and not (out / "train_summary.json").exists()
+    assert not list(out.glob("checkpoint-*"))
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--meta-episode", "1"], "meta-episode: needs at least 2 answers for a baseline, got 1"),
     (["--lam", "1.5"], "lam: must be strictly between 0 and 1, got 1.5"),
