@@ -155,8 +155,7 @@ def _train(args) -> int:
                  "num_seeds": _int("--seeds", args.seeds) if args.seeds is not None else None}
         d.update({k: v for k, v in flags.items() if v is not None})
         d.update(parse_set(args.set))
-        config, out = from_dict(d), args.out
-        check_out_dir(out)  # a file or an unwritable place fails here, before any work
+        config, out = from_dict(d), args.out  # train_run checks --out before any work
     install_sigterm()
     import jax
 
