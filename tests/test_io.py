@@ -7,7 +7,7 @@ import os
 import pytest
 
 from drest.errors import DrestError
-from drest.io import append_jsonl, atomic_open, check_out_dir, read_jsonl, write_atomic
+from drest.io import append_jsonl, atomic_open, check_out_dir, read_jsonl, write_atomic, write_dir
 
 
 def test_write_atomic_replaces_whole_file(tmp_path):
@@ -84,3 +84,28 @@ def test_check_out_dir_read_only(small_disk):
     ro = small_disk(64 * 1024, readonly=True)
     with pytest.raises(DrestError, match="--out: cannot write into .*Read-only file system"):
         check_out_dir(ro / "run")
+
+
+def test_write_dir_swaps_a_directory_in_whole_and_keeps_the_old_one_on_failure(tmp_path):
+    target = tmp_path / "adapter"
+
+    def write(text):
+        def fill(d):
+            d.mkdir()
+            (d / "weights.txt").write_text(text)
+        return fill
+
+    write_dir(target, write("one"))
+    write_dir(target, write("two"))
+    assert (target / "weights.txt").read_text() == "two"
+
+    def broken(d):
+        write("three")(d)
+        raise KeyboardInterrupt  # killed half-way
+
+    with pytest.raises(KeyboardInterrupt):
+        write_dir(target, broken)
+    assert (target / "weights.txt").read_text() == "two"
+    write_dir(target, write("four"))  # the leftover temporary directory is cleared
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
+    assert (target / "weights.txt").read_text() == "four"

@@ -5,6 +5,8 @@
   atomic), are fsynced, then moved into place. On any failure (disk full included) the
   temporary file is removed and an ``OSError`` becomes one ``DrestError`` line naming
   the path: no half-written file, no stray ``.tmp`` left behind.
+* ``write_dir``: the same for a directory (a model adapter, a checkpoint): written beside
+  the target, then swapped in; a killed write leaves the old one or none, never a mix.
 * ``append_jsonl`` / ``read_jsonl``: JSON-lines logs. Appends are fsynced, so a record
   a checkpoint counts as written is on disk. A reader fails on a garbage line with the
   file and line number; only a torn *last* line (a write cut short by a crash, no
@@ -70,6 +72,28 @@ def write_atomic(path: str | Path, data: str | bytes, label: str | None = None) 
     """Write ``data`` to ``path`` atomically (see ``atomic_open``)."""
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w", label) as f:
         f.write(data)
+
+
+def write_dir(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` fills a fresh temporary directory beside ``path``, which then replaces
+    ``path``. Directories cannot be swapped in one step: the old one is moved aside first
+    and removed last, so at every instant ``path`` is absent, the old or the new one."""
+    import shutil
+
+    path = Path(path)
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        write(tmp)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DrestError(f"cannot write {str(path)!r} ({_why(exc)}); nothing was written") from None
+    shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def append_jsonl(path: str | Path, records: list[dict]) -> None:

@@ -18,7 +18,6 @@ dropout are seeded per prompt, so a resumed run gives the unbroken run's adapter
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DrestError
+from ..io import write_dir
 from . import datasets, rundir
 from .models import chat_text
 from .rewards import advantages, check_training_records, meta_episode_stats, parse_answer
@@ -40,14 +40,13 @@ def save_checkpoint(out: Path, model, optimizer, scheduler, state: dict) -> Path
     import torch
 
     name = f"checkpoint-{state['prompts_done']:06d}"
-    tmp = out / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state, indent=2))
-    final = out / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+
+    final = write_dir(out / name, write)
     rundir.write_json_atomic(out / "latest.json", {"checkpoint": name})
     for old in out.glob("checkpoint-*"):
         if old.name != name:

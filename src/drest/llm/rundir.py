@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DrestError
-from ..io import write_atomic
+from ..io import write_atomic, write_dir
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -51,13 +49,8 @@ def open_log(path: Path, prompts_done: int):
 
 
 def publish_adapter(model, out: Path) -> Path:
-    """Save the adapter to ``out/adapter`` via a temporary directory (never half-written)."""
-    tmp = out / ".adapter.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    shutil.rmtree(out / "adapter", ignore_errors=True)
-    os.replace(tmp, out / "adapter")
-    return out / "adapter"
+    """Save the adapter to ``out/adapter`` (never half-written)."""
+    return write_dir(out / "adapter", model.save_pretrained)
 
 
 def _mean(values) -> float | None:
