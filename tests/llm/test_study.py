@@ -83,7 +83,7 @@ def test_one_seed_has_no_welch_but_a_reason():
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     """The study with training and evaluation replaced by counters (no model is loaded)."""
-    calls = {"train": [], "eval": [], "fail_at": None}
+    calls = {"train": [], "eval": [], "fail_at": None, "load": []}
 
     def train_unit(config, progress):
         calls["train"].append(Path(config.out).name)
@@ -107,7 +107,7 @@ def fake(monkeypatch, tmp_path):
 
     monkeypatch.setattr(study, "train_unit", train_unit)
     monkeypatch.setattr(study, "eval_unit", eval_unit)
-    monkeypatch.setattr(models, "load", lambda *a, **k: (None, None))
+    monkeypatch.setattr(models, "load", lambda spec, adapter=None, **k: calls["load"].append(adapter) or (None, None))
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     return calls, str(model_dir)
@@ -116,20 +116,23 @@ def fake(monkeypatch, tmp_path):
 def test_a_killed_study_resumes_without_redoing_finished_units(fake, tmp_path):
     calls, model = fake
     settings = study.StudySettings(model=model, seeds=2, eval_mode="sample")
-    calls["fail_at"] = 12  # untrained-seed1: 8 suites; default-seed1: 4 of 8, then killed
+    calls["fail_at"] = 20  # untrained seeds 1 and 2: 8 suites each; default-seed1: 4 of 8, then killed
     with pytest.raises(KeyboardInterrupt):
         study.run(settings, tmp_path / "s", progress=False, say=lambda *_: None)
-    assert calls["train"] == ["default-seed1"] and len(calls["eval"]) == 12
+    assert calls["train"] == ["default-seed1"] and len(calls["eval"]) == 20
     assert not (tmp_path / "s" / "study.json").exists()
     calls["fail_at"] = None
     said = []
     res = study.run(settings, tmp_path / "s", progress=False, say=said.append)
-    # untrained x2 seeds, default x2, drest x2, 8 suites each = 48 units; 12 were done
+    # untrained x2 seeds, default x2, drest x2, 8 suites each = 48 units; 20 were done
     assert len(calls["eval"]) == 48 and len(set(calls["eval"])) == 48
     assert calls["train"] == ["default-seed1", "drest-seed1", "default-seed2", "drest-seed2"]
     assert "skip train default-seed1: done" in said and "skip untrained-seed1/post: done" in said
     assert sum(s.startswith("skip default-seed1/") for s in said) == 4
     assert res["arms"]["drest"]["main"]["rate_pct"]["values"] == [61.0, 62.0]
+    # models loaded: the base once (both untrained seeds), default-seed1's adapter after the restart;
+    # a run just trained is evaluated with the model in memory
+    assert calls["load"] == [None, str(tmp_path / "s" / "runs" / "default-seed1" / "adapter")]
     # a third run redoes nothing
     study.run(settings, tmp_path / "s", progress=False, say=lambda *_: None)
     assert len(calls["eval"]) == 48 and len(calls["train"]) == 4
@@ -205,3 +208,30 @@ def test_outputs_and_report_section(fake, tmp_path):
     page = build_report([out], tmp_path / "r.html").read_text()
     assert 'id="llm-study"' in page and 'id="study-rates-0"' in page and 'id="study-flattening-0"' in page
     assert page.count("<svg") == 2
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end_and_rerun_skips_everything(tiny_model_dir, tmp_path, capsys):
+    """Two arms x one seed on the real TRL trainer and evaluator (a two-layer random Llama
+    with SmolLM2's tokenizer, so it runs in seconds); the rerun redoes nothing."""
+    out = tmp_path / "s"
+    argv = ["llm", "study", "--model", str(tiny_model_dir), "--out", str(out), "--arms", "default,drest",
+            "--seeds", "1", "--train-prompts", "2", "--meta-episode", "8", "--warmup-steps", "0",
+            "--eval-mode", "logprob", "--scenarios-per-suite", "1", "--quiet"]
+    assert main(argv) == 0
+    first = json.loads((out / "study.json").read_text())
+    assert first["complete"] and [(r["arm"], r["seed"]) for r in first["runs"]] == [("default", 1), ("drest", 1)]
+    for r in first["runs"]:
+        assert set(study.SUITES) <= set(r)
+        assert all(0 <= r[s]["rate_pct"] <= 100 for s in study.SUITES if s != "post")
+    for arm in ("default", "drest"):
+        cfg = json.loads((out / "runs" / f"{arm}-seed1" / "config.json").read_text())
+        assert cfg["reward"] == arm and cfg["invalid_penalty"] == -1.5 and cfg["max_prompts"] == 2
+        assert (out / "runs" / f"{arm}-seed1" / "adapter").is_dir()
+    assert first["flattening"]["c"] is None  # no untrained arm
+    capsys.readouterr()
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert said.count("skip train") == 2 and said.count(": done") == 2 + 2 * len(study.SUITES)
+    again = json.loads((out / "study.json").read_text())
+    assert again["arms"] == first["arms"]

@@ -50,6 +50,7 @@ IDEAL = {"dominance": 100.0, "joint_noshift": 0.0, "shift_earlier": 0.0, "shift_
 BINARY_METRICS = ("rate_pct", "order_gap_points", "unreadable_pct")
 POST_METRICS = ("longer_pct", "neutrality", "usefulness", "mixing_within_order", "unreadable_pct")
 PLAN = "plan.json"
+CHECKPOINT_EVERY = 16  # prompts: a killed training loses at most this much
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class StudySettings:
                            max_prompts=self.train_prompts, meta_episode=self.meta_episode,
                            prompts_per_step=self.prompts_per_step, micro_batch=self.micro_batch,
                            warmup_steps=self.warmup_steps, max_completion_tokens=self.max_completion_tokens,
-                           quantize="none", seed=seed).validate()
+                           quantize="none", checkpoint_every=CHECKPOINT_EVERY, seed=seed).validate()
 
 
 def parse_arms(text: str) -> tuple:
@@ -178,14 +179,14 @@ def run_name(arm: str, seed: int | None) -> str:
 
 
 def eval_runs(settings: StudySettings) -> list[tuple[str, int | None]]:
-    """(arm, seed) pairs evaluated, in order: per seed, the arms as given."""
+    """(arm, seed) pairs evaluated, in order: the untrained arm first (one base model load),
+    then per seed the trained arms as given."""
     runs = []
-    if "untrained" in settings.arms and settings.eval_mode == "logprob":
-        runs.append(("untrained", None))
+    if "untrained" in settings.arms:
+        runs += ([("untrained", None)] if settings.eval_mode == "logprob"
+                 else [("untrained", seed) for seed in range(1, settings.seeds + 1)])
     for seed in range(1, settings.seeds + 1):
-        for arm in settings.arms:
-            if arm != "untrained" or settings.eval_mode == "sample":
-                runs.append((arm, seed))
+        runs += [(arm, seed) for arm in settings.arms if arm in TRAINED]
     return runs
 
 
@@ -257,24 +258,23 @@ def _load_unit(path: Path) -> dict | None:
 
 
 class _Models:
-    """The base model (loaded once, kept) and the latest trained one, loaded when first needed."""
+    """One model in memory at a time (an 8B model twice would not fit): the base model or
+    a trained run's, loaded when first needed and dropped when another is wanted."""
 
     def __init__(self, spec: str):
-        self.spec, self.base, self.current = spec, None, (None, None)
+        self.spec, self.key, self.pair = spec, None, None
 
-    def untrained(self):
+    def get(self, run_dir: Path | None):
         from . import models
 
-        if self.base is None:
-            self.base = models.load(self.spec)
-        return self.base
+        if self.pair is None or self.key != run_dir:
+            self.pair = None  # free the previous model before loading the next
+            adapter = None if run_dir is None else str(run_dir / "adapter")
+            self.key, self.pair = run_dir, models.load(self.spec, adapter=adapter)
+        return self.pair
 
-    def adapter(self, run_dir: Path):
-        from . import models
-
-        if self.current[0] != run_dir:
-            self.current = (run_dir, models.load(self.spec, adapter=str(run_dir / "adapter")))
-        return self.current[1]
+    def hold(self, run_dir: Path | None, pair) -> None:
+        self.key, self.pair = run_dir, pair
 
 
 def _evaluate_run(settings, mdl: _Models, arm: str, seed, run_dir: Path | None, unit_dir: Path, suites: dict,
@@ -286,7 +286,7 @@ def _evaluate_run(settings, mdl: _Models, arm: str, seed, run_dir: Path | None, 
             results[suite] = _load_unit(unit_dir / f"{suite}.json")
             say(f"skip {unit_dir.name}/{suite}: done")
     for suite in todo:
-        model, tokenizer = mdl.untrained() if run_dir is None else mdl.adapter(run_dir)
+        model, tokenizer = mdl.get(run_dir)
         say(f"evaluate {unit_dir.name}/{suite} ({suites[suite]})")
         results[suite] = eval_unit(model, tokenizer, settings, suites[suite], seed or 0, unit_dir, suite, progress)
     return results
@@ -298,8 +298,8 @@ def _train_if_needed(settings, config, mdl: _Models, progress: bool, say) -> Pat
         say(f"skip train {run_dir.name}: done")
         return run_dir
     say(f"train {run_dir.name} ({config.reward} reward, lr {config.lr:g}, seed {config.seed})")
-    model, tokenizer = train_unit(config, progress)
-    mdl.current = (run_dir, (model, tokenizer))
+    mdl.hold(None, None)
+    mdl.hold(run_dir, train_unit(config, progress))
     return run_dir
 
 
