@@ -87,6 +87,7 @@ def fake(monkeypatch, tmp_path):
 
     def train_unit(config, progress):
         calls["train"].append(Path(config.out).name)
+        calls.setdefault("lr", []).append(config.lr)
         (Path(config.out) / "adapter").mkdir(parents=True)
         (Path(config.out) / "train_summary.json").write_text("{}")
         return None, None
@@ -95,6 +96,15 @@ def fake(monkeypatch, tmp_path):
         if calls["fail_at"] is not None and len(calls["eval"]) == calls["fail_at"]:
             raise KeyboardInterrupt  # killed mid-way
         calls["eval"].append(f"{unit_dir.name}/{suite}")
+        if unit_dir.name == "validation":  # --lr-search: see test_lr_search_chooses_by_the_rule
+            lr = unit_dir.parent.name
+            result = {"suite": suite, "measures": _binary({"lr-0.0001": 70.0}.get(lr, 90.0) if suite == "dominance"
+                                                          else 10.0) if suite != "post" else _post(50.0),
+                      "mixing_by_scenario": {"lr-2e-05": [0.1, 0.2, 0.3], "lr-5e-05": [0.7, 0.8, 0.9],
+                                             "lr-0.0001": [0.8, 0.9, 1.0]}[lr]}
+            unit_dir.mkdir(parents=True, exist_ok=True)
+            (unit_dir / f"{suite}.json").write_text(json.dumps(result))
+            return result
         arm = unit_dir.name.split("-")[0]
         rate = {"untrained": 80.0, "default": 85.0, "drest": 60.0}[arm] + seed
         measures = _post(50.0) if suite == "post" else _binary(rate)
@@ -136,6 +146,36 @@ def test_a_killed_study_resumes_without_redoing_finished_units(fake, tmp_path):
     # a third run redoes nothing
     study.run(settings, tmp_path / "s", progress=False, say=lambda *_: None)
     assert len(calls["eval"]) == 48 and len(calls["train"]) == 4
+
+
+def test_lr_search_chooses_by_the_rule(fake, tmp_path):
+    calls, model = fake
+    settings = study.StudySettings(model=model, seeds=1, arms=("drest",), lr_search=(2e-5, 5e-5, 1e-4))
+    res = study.run(settings, tmp_path / "s", progress=False, say=lambda *_: None)
+    # 1e-4: dominance 70% < 80%, discarded; best mixing 0.8 (5e-5); 2e-5's interval 0.2 +- 0.113 misses it
+    lr = res["lr_search"]
+    assert lr["discarded"] == {1e-4: ["dominance_pct"]} and lr["best"] == 5e-5 and lr["chosen"] == 5e-5
+    assert lr["table"]["2e-05"]["mixing"] == pytest.approx((0.2, 0.2 - 1.96 * 0.1 / math.sqrt(3),
+                                                             0.2 + 1.96 * 0.1 / math.sqrt(3)))
+    assert calls["train"] == ["lr-2e-05", "lr-5e-05", "lr-0.0001", "drest-seed1"]
+    assert calls["lr"] == [2e-5, 5e-5, 1e-4, 5e-5] and res["lr_used"] == 5e-5
+    assert len([e for e in calls["eval"] if e.startswith("validation/")]) == 9
+    md = study.summary_markdown(dict(res, command="c"), "c")
+    assert "| 0.0001 | 70.0 | 10.0 |" in md and "dominance_pct" in md and "chosen: 5e-05" in md
+
+
+def test_a_killed_training_resumes_from_its_checkpoint(monkeypatch, tmp_path):
+    """``train_unit`` hands TRL ``resume=True`` exactly when the run has a checkpoint."""
+    from drest.llm import trl_trainer
+
+    seen = []
+    monkeypatch.setattr(models, "load", lambda *a, **k: ("model", "tokenizer"))
+    monkeypatch.setattr(trl_trainer, "train", lambda config, m, t, resume, progress: seen.append(resume) or (m, {}))
+    config = study.StudySettings(model="m").train_config("drest", 1, tmp_path / "run")
+    study.train_unit(config, False)
+    (tmp_path / "run" / "checkpoint-16").mkdir(parents=True)
+    study.train_unit(config, False)
+    assert seen == [False, True]
 
 
 def test_logprob_mode_evaluates_the_untrained_arm_once(fake, tmp_path):
