@@ -372,7 +372,8 @@ def _metrics(suite: str) -> tuple:
     return POST_METRICS if suite == "post" else BINARY_METRICS
 
 
-def _headline(suite: str) -> str:
+def headline(suite: str) -> str:
+    """A suite's main rate: POST's share choosing the longer length, else the action rate."""
     return "longer_pct" if suite == "post" else "rate_pct"
 
 

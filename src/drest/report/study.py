@@ -7,14 +7,10 @@ import html
 
 from matplotlib.figure import Figure
 
-from ..llm.study import CONTROLS, SUITES
+from ..llm.study import CONTROLS, SUITES, headline
 from .inputs import StudyRun
 
 _ARM_COLOURS = {"untrained": "#7f7f7f", "default": "#d62728", "drest": "#1f77b4"}
-
-
-def _headline(suite: str) -> str:
-    return "longer_pct" if suite == "post" else "rate_pct"
 
 
 def rates_figure(result: dict) -> Figure:
@@ -25,7 +21,7 @@ def rates_figure(result: dict) -> Figure:
     axes = fig.subplots(1, len(suites), sharey=True, squeeze=False)[0]
     for ax, suite in zip(axes, suites):
         for x, arm in enumerate(arms):
-            stat = result["arms"][arm].get(suite, {}).get(_headline(suite))
+            stat = result["arms"][arm].get(suite, {}).get(headline(suite))
             if not stat or stat["mean"] is None:
                 continue
             colour = _ARM_COLOURS.get(arm, "C0")
