@@ -1,5 +1,4 @@
-"""`drest llm ...`: datasets, option-probability evaluation, DReST-RLOO training and a
-CPU demo. Argument parsing and printing only; torch is imported inside handlers."""
+"""`drest llm ...`: datasets, evaluation, DReST-RLOO training, the study and a CPU demo. Argument parsing and printing only; torch is imported inside handlers."""
 
 from __future__ import annotations
 
@@ -18,7 +17,8 @@ def add_commands(subparsers) -> None:
     """Register ``drest llm`` and its subcommands."""
     llm = subparsers.add_parser("llm", help="language models: datasets, option-probability eval, DReST fine-tuning",
                                 description="Language-model experiments: POST/Neutrality datasets, option-probability "
-                                            "evaluation and DReST-RLOO fine-tuning with LoRA.")
+                                            "and sampled evaluation, DReST-RLOO fine-tuning with LoRA, and the "
+                                            "authors' study (arms x seeds, statistics).")
     sub = llm.add_subparsers(dest="llm_command", metavar="SUBCOMMAND")
     llm.set_defaults(func=lambda args: (llm.print_help(), 0)[1])
 
