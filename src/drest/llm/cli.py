@@ -1,4 +1,5 @@
-"""`drest llm ...`: datasets, evaluation, DReST-RLOO training, the study and a CPU demo. Argument parsing and printing only; torch is imported inside handlers."""
+"""`drest llm ...`: datasets, evaluation, DReST-RLOO training, the study and a CPU demo.
+Argument parsing and printing only; torch is imported inside handlers."""
 
 from __future__ import annotations
 
