@@ -113,3 +113,15 @@ def test_train_help_lists_every_field(capsys):
     for name, f in FIELDS.items():
         assert f"\n  {name}" in out and f.metadata["help"] in out
     assert "  anneal_lr [true]\n" in out and "  lr\n      learning rate (default: 1e-3 ppo, 7e-4 a2c)" in out
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    from drest.rl.config import read_config_file
+
+    files = sorted((Path(__file__).resolve().parents[2] / "configs" / "rl").glob("*.yaml"))
+    assert files
+    for f in files:
+        cfg = from_dict({"algo": "a2c", **read_config_file(str(f))})
+        assert cfg.num_envs * cfg.num_steps == 24576 and cfg.norm_adv is False

@@ -246,3 +246,19 @@ def test_two_seed_init_of_3x512_networks_finishes():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[-2].endswith("True")
+
+
+def test_a2c_rmsprop_steps_like_pytorchs():
+    # SB3's A2C uses torch.optim.RMSprop (alpha 0.99, eps 1e-5): step = lr * g / (sqrt(v) + eps),
+    # v = 0.01 * g^2 after one step. g = 1e-3: 7e-4 * 1e-3 / (1e-4 + 1e-5) = 6.3636e-3.
+    # (eps inside the sqrt would give 7e-4 * 1e-3 / sqrt(1e-8 + 1e-5) = 2.21e-4.)
+    import jax.numpy as jnp
+
+    from drest.rl.common import make_optimizer
+
+    cfg = from_dict({"algo": "a2c", "anneal_lr": False, "max_grad_norm": 100.0})
+    assert cfg.optimizer == "rmsprop" and cfg.lr == 7e-4
+    opt = make_optimizer(cfg, 1)
+    params = {"w": jnp.zeros(1)}
+    updates, _ = opt.update({"w": jnp.full(1, 1e-3)}, opt.init(params), params)
+    assert float(updates["w"][0]) == pytest.approx(-7e-4 * 1e-3 / (1e-4 + 1e-5), rel=1e-5)

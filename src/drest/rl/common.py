@@ -117,7 +117,9 @@ def make_optimizer(config: TrainConfig, grad_steps_per_update: int, lr=None):
     if config.optimizer == "adam":
         opt = optax.adam(rate, eps=1e-5)
     else:
-        opt = optax.rmsprop(rate, decay=0.99, eps=1e-5)
+        # PyTorch's RMSprop, as Stable-Baselines3's A2C (the paper's) uses it: eps added to
+        # sqrt(v), not inside it (optax's default would floor the denominator at 3e-3)
+        opt = optax.rmsprop(rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), opt)
 
 
