@@ -136,6 +136,46 @@ def test_sample_mode_reads_answers_and_handles_truncation(tiny_model_dir, tmp_pa
     np.testing.assert_allclose(row["advantages"], adv, atol=1e-5)
 
 
+def test_exact_mode_on_final_line_prompts_draws_whole_allowed_lines(tiny_model_dir, tmp_path, monkeypatch):
+    # the newer study's training prompts (train/post): in exact mode an answer is one allowed
+    # final line drawn from the lines' probabilities; make each prompt's second line near-certain
+    from drest.llm import records as records_module, scoring, trl_trainer
+
+    first = records_module.as_training_record(datasets.load("train/post", 0)[0])
+    assert first["valid_answers"] == ["a", "b", "c", "d"] and first["max_scores_by_length"] == {"short": 6, "long": 7}
+    assert (first["target_best_short_option"], first["target_best_long_option"]) == ("d", "b")
+    calls = []
+
+    def fake_logprobs(model, seqs, pad_id, temperature=1.0):  # one prompt's lines, in allowed-line order
+        calls.append(len(seqs))
+        return [0.0 if j == 1 else -40.0 for j in range(len(seqs))]
+
+    model, tokenizer = models.load(str(tiny_model_dir))
+    monkeypatch.setattr(scoring, "sequence_logprobs", fake_logprobs)
+    config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "fl"), dataset="train/post", meta_episode=4,
+                         micro_batch=4, max_prompts=1, kl_coef=0.0, warmup_steps=0, health_window=0,
+                         quantize="none")
+    _, summary = trl_trainer.train(config, model, tokenizer, progress=False)
+    (row,) = _rows(tmp_path / "fl")
+    rows = datasets.load("train/post", config.seed)
+    record = records_module.as_training_record(next(r for r in rows if r["display_id"] == row["id"]))
+    second = list(record["allowed_final_lines"].values())[1]
+    assert row["answers"] == [second] * 4 and calls == [len(record["valid_answers"])]
+    r, adv = rewards.advantages(record, row["answers"], config)
+    np.testing.assert_allclose(row["rewards"], r, atol=1e-6)
+    np.testing.assert_allclose(row["advantages"], adv, atol=1e-6)
+    assert summary["invalid_answers"] == 0
+
+
+def test_the_loop_refuses_final_line_prompts(tiny_model_dir, tmp_path, capsys):
+    code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "l"), "--trainer", "loop",
+                 "--dataset", "train/post", "--kl-coef", "0", "--quantize", "none", "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "drest: error: dataset: --trainer loop reads letter-style prompts (post-train); 'train/post' is in the "
+        "final-line layout, which --trainer trl reads")
+
+
 def test_health_check_stops_a_run_whose_answers_are_unreadable(tiny_model_dir, tmp_path, capsys):
     # a random two-layer model puts almost no probability on the labels: every exact answer is unreadable
     code = main(["llm", "train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "h"), "--max-prompts", "4",

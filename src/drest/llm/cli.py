@@ -71,7 +71,8 @@ def add_commands(subparsers) -> None:
                                        "rule), e.g. 2e-5,5e-5,1e-4; the study then trains at the chosen one")
     p.add_argument("--lr", type=float, default=2e-5, help="learning rate without --lr-search (default 2e-5)")
     p.add_argument("--train-prompts", type=int, help="training prompts per run (default: one pass, 2,048)")
-    p.add_argument("--train-dataset", default="post-train", help="training prompts (default post-train)")
+    p.add_argument("--train-dataset", default="train/post",
+                   help="training prompts (default train/post: the study's final-line POST prompts)")
     p.add_argument("--trainer-mode", choices=("exact", "sample"), default="exact",
                    help="exact: one-token answers after 'Final Answer: [' (CPU-friendly); sample: free-form answers")
     p.add_argument("--meta-episode", type=int, default=32, help="answers per training prompt (default 32)")

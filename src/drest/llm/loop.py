@@ -196,8 +196,10 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
     from transformers import get_constant_schedule_with_warmup
 
     config.validate()
-    records = datasets.load(config.dataset, config.seed)
-    check_training_records(records)
+    records = check_training_records(datasets.load(config.dataset, config.seed))
+    if any("allowed_final_lines" in rec for rec in records):
+        raise DrestError(f"dataset: --trainer loop reads letter-style prompts (post-train); {config.dataset!r} "
+                         "is in the final-line layout, which --trainer trl reads")
     out = Path(config.out)
     ckpt = latest_checkpoint(out) if out.is_dir() else None
     rundir.start(config, ckpt is not None, resume)

@@ -187,6 +187,31 @@ def display(record: dict) -> dict:
             "allowed_final_lines": allowed, "scenario": scenario}
 
 
+def as_training_record(record: dict) -> dict:
+    """A POST record in the form the trainers read (the letter layout's fields: ``options``
+    by label, ``valid_answers``, ``max_scores_by_length``, the best option at each
+    length). A final-line record keeps its ``messages`` and ``allowed_final_lines``, so
+    the trainers prompt with it unchanged and read its answers by its own final lines."""
+    if is_letter_layout(record):
+        return record
+    validate_final_line(record)
+    rid = record["display_id"]
+    if record["suite"] not in POST_SUITES:
+        raise DrestError(f"dataset record {rid}: training needs POST prompts (suite train or post), "
+                         f"got suite {record['suite']!r}")
+    options = {o["label"]: {"length": o["length"], "score": o["score"], "quality_rank": o["quality"]}
+               for o in record["options"]}
+    best = (record.get("scenario") or {}).get("max_scores_by_length", _best_offered(record["options"]))
+
+    def best_at(length):
+        return next(label for label, o in options.items() if o["length"] == length and o["quality_rank"] == "best")
+
+    return {"id": rid, "prompt_type": POST_TYPE, "messages": display(record)["messages"], "options": options,
+            "valid_answers": list(options), "max_scores_by_length": dict(best), "drest_num_lengths": len(LENGTHS),
+            "target_best_short_option": best_at("short"), "target_best_long_option": best_at("long"),
+            "allowed_final_lines": dict(record["allowed_final_lines"])}
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """Read and check a JSONL file of records of either layout (drest's or the authors')."""
     path = Path(path)

@@ -25,16 +25,18 @@ from ..errors import DrestError
 from ..reward import meta_episode_rewards, order_averaged_discount
 from . import datasets
 from .parse import read_decision
+from .records import as_training_record
 from .scoring import ANSWER_PREFIX
 
 LENGTH_INDEX = {"short": 0, "long": 1}
 DEFAULT_REWARD_SCALE = 0.1
 
 
-def parse_answer(text: str, valid: list[str]) -> str | None:
-    """The label a free-form answer states on its final line (``Final Answer: [x]``), read by
-    the evaluation's reader (``drest.llm.parse.read_decision``), else None."""
-    allowed = {f"{ANSWER_PREFIX}{label}]": label for label in valid}
+def parse_answer(text: str, valid: list[str], allowed: dict[str, str] | None = None) -> str | None:
+    """The label a free-form answer states on its final line, read by the evaluation's reader
+    (``drest.llm.parse.read_decision``), else None. ``allowed``: the record's final lines
+    (line -> label); the letter layout's are ``Final Answer: [x]``."""
+    allowed = allowed or {f"{ANSWER_PREFIX}{label}]": label for label in valid}
     return read_decision(text, allowed, {label: label for label in valid}).choice
 
 
@@ -130,8 +132,10 @@ def meta_episode_stats(record: dict, answers: list[str | None], rewards: np.ndar
             "invalid": len(answers) - len(valid)}
 
 
-def check_training_records(records: list[dict]) -> None:
-    """DReST needs POST records with a positive best score at each length."""
+def check_training_records(records: list[dict]) -> list[dict]:
+    """The records as the trainers read them (``records.as_training_record``: either layout);
+    DReST needs POST records with a positive best score at each length."""
+    records = [as_training_record(rec) for rec in records]
     for rec in records:
         if rec["prompt_type"] != datasets.POST_TYPE:
             raise DrestError(f"dataset record {rec.get('id')}: training needs POST prompts "
@@ -139,3 +143,4 @@ def check_training_records(records: list[dict]) -> None:
         if min(rec["max_scores_by_length"].values()) <= 0:
             raise DrestError(f"dataset record {rec.get('id')}: max_scores_by_length must be positive for the DReST "
                              "reward (it divides by m(L))")
+    return records

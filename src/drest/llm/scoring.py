@@ -155,12 +155,14 @@ def line_ids(tokenizer, messages: list[dict], line: str) -> tuple[list[int], lis
     return ids, full[len(ids):]
 
 
-def sequence_logprobs(model, seqs: list[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
-    """Sum of log-probabilities of each continuation given its prompt (left-padded batch)."""
+def sequence_logprobs(model, seqs: list[tuple[list[int], list[int]]], pad_id: int,
+                      temperature: float = 1.0) -> list[float]:
+    """Sum of log-probabilities of each continuation given its prompt (left-padded batch),
+    each token's from the logits divided by ``temperature``."""
     rows = [p + c for p, c in seqs]
     width = max(map(len, rows))
     inputs = left_padded(rows, pad_id, next(model.parameters()).device)
-    logp = model(**inputs).logits.float()[:, :-1].log_softmax(-1)
+    logp = (model(**inputs).logits.float()[:, :-1] / temperature).log_softmax(-1)
     out = []
     for i, (_, cont) in enumerate(seqs):
         n = len(cont)

@@ -64,7 +64,7 @@ class StudySettings:
     # training (both arms alike; the rest of TrainConfig keeps the authors' defaults)
     lr: float = 2e-5
     train_prompts: int | None = None  # None: one pass over the training set
-    train_dataset: str = "post-train"
+    train_dataset: str = "train/post"
     trainer_mode: str = "exact"
     meta_episode: int = 32
     prompts_per_step: int = 1

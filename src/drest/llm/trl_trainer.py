@@ -24,6 +24,10 @@ What the subclass changes, and why:
   ``meta_episode`` generations; a token that is not a valid label is unreadable.
   ``_get_per_token_logps_and_entropies`` likewise runs one forward pass per
   distinct prompt for one-token answers (identical rows give identical logits).
+  On final-line prompts (``train/post``, the authors' current study) the answer is
+  instead one whole allowed line, drawn from the lines' probabilities (each line
+  scored as the whole reply, as ``drest llm eval --mode logprob`` reads them), and
+  the loss uses one forward pass per distinct (prompt, line) row.
 * Health: after each meta-episode a window of the last ``health_window`` ones
   stops the run with a one-line reason when the unreadable share exceeds
   ``max_unreadable`` or every answer of every group got the same reward (no
@@ -45,7 +49,7 @@ import numpy as np
 
 from ..errors import DrestError
 from . import datasets, rundir
-from .models import chat_text
+from .models import chat_prompt, chat_text
 from .rewards import (advantages, check_training_records, group_loo_advantages, meta_episode_stats, parse_answer,
                       read_label_token)
 from .scoring import ANSWER_PREFIX
@@ -78,6 +82,8 @@ def _build_trainer_class():
             self._group = None
             self._health = deque(maxlen=max(drest_config.health_window, 1))
             self._log = None
+            self._by_prompt = None  # prompt token ids -> record index (final-line exact mode)
+            self._lines = {}  # record index -> [(label, line token ids)]
             super().__init__(*args, reward_funcs=[self._drest_reward], **kwargs)
 
         # ---- rewards on the whole group
@@ -86,12 +92,17 @@ def _build_trainer_class():
             eos = set(self.eos_token_ids) | {self._tokenizer.pad_token_id}
             local = []
             for text, ids, idx in zip(completions, completion_ids, record_index):
-                valid = self.records[idx]["valid_answers"]
+                record = self.records[idx]
+                valid = record["valid_answers"]
                 if cfg.mode == "exact":
-                    local.append((idx, read_label_token(text, valid), False))
+                    if idx in self._lines:  # a whole final line, sampled by _sample_lines
+                        label = next(lab for lab, line in self._lines[idx] if line == list(ids))
+                    else:
+                        label = read_label_token(text, valid)
+                    local.append((idx, label, False))
                     continue
                 cut = len(ids) > 0 and ids[-1] not in eos
-                answer = parse_answer(text, valid)
+                answer = parse_answer(text, valid, record.get("allowed_final_lines"))
                 local.append((idx, None if (cut and cfg.truncated == "penalise") else answer, cut))
             everything = gather_object(local) if self.accelerator.num_processes > 1 else local
             size = cfg.meta_episode
@@ -180,6 +191,9 @@ def _build_trainer_class():
             from .scoring import next_token_logprobs
 
             model = self.accelerator.unwrap_model(self.model)
+            owners = [self._record_of(ids) for ids in prompt_ids]
+            if "allowed_final_lines" in self.records[owners[0]]:
+                return self._sample_lines(model, prompt_ids, owners)
             distinct = {}
             for ids in prompt_ids:
                 distinct.setdefault(tuple(ids), len(distinct))
@@ -193,14 +207,62 @@ def _build_trainer_class():
             draws = torch.multinomial(probs[rows], 1)[:, 0]
             return [[int(t)] for t in draws.tolist()]
 
+        # ---- exact mode on final-line prompts: the answer is one whole allowed line, drawn
+        # from the lines' probabilities (each written as the whole reply, as in
+        # ``drest llm eval --mode logprob``); the loss then uses that line's log-probability
+        def _record_of(self, ids):
+            if self._by_prompt is None:
+                rows = self.train_dataset
+                tokens = self._tokenize_prompts(list(rows["prompt"]))[0]
+                self._by_prompt = {tuple(t): i for t, i in zip(tokens, rows["record_index"])}
+            return self._by_prompt[tuple(ids)]
+
+        def _sample_lines(self, model, prompt_ids, owners):
+            from .scoring import line_ids, sequence_logprobs
+
+            distinct = list(dict.fromkeys(zip(map(tuple, prompt_ids), owners)))
+            for _, idx in distinct:
+                if idx not in self._lines:
+                    rec = self.records[idx]
+                    self._lines[idx] = [(label, line_ids(self._tokenizer, rec["messages"], line)[1])
+                                        for line, label in rec["allowed_final_lines"].items()]
+            seqs = [(list(ids), line) for ids, idx in distinct for _, line in self._lines[idx]]
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                logps = sequence_logprobs(model, seqs, self._tokenizer.pad_token_id, self.temperature)
+            model.train(was_training)
+            probs, at = {}, 0
+            for key in distinct:
+                n = len(self._lines[key[1]])
+                probs[key] = torch.tensor(logps[at:at + n], dtype=torch.float64).softmax(-1)
+                at += n
+            out = []
+            for ids, idx in zip(prompt_ids, owners):
+                draw = int(torch.multinomial(probs[(tuple(ids), idx)], 1))
+                out.append(list(self._lines[idx][draw][1]))
+            return out
+
         def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
                                                batch_size=None, compute_entropy=False, compute_aux_loss=False,
                                                **kwargs):
             multimodal = any(v is not None for v in kwargs.values())
-            if logits_to_keep != 1 or multimodal or compute_aux_loss:
+            if multimodal or compute_aux_loss:
                 return super()._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy,
                     compute_aux_loss, **kwargs)
+            if logits_to_keep != 1:
+                # exact mode on final-line prompts: a group's 32 answers are a few distinct
+                # lines; one forward pass per distinct row, expanded back (gradients add up)
+                both = torch.cat([input_ids, attention_mask], dim=1)
+                distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
+                if distinct.shape[0] == both.shape[0]:
+                    return super()._get_per_token_logps_and_entropies(
+                        model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, **kwargs)
+                logps, entropy, aux = super()._get_per_token_logps_and_entropies(
+                    model, distinct[:, :input_ids.shape[1]], distinct[:, input_ids.shape[1]:], logits_to_keep,
+                    batch_size, compute_entropy, **kwargs)
+                return logps[inverse], None if entropy is None else entropy[inverse], aux
             prefix, mask = input_ids[:, :-1], attention_mask[:, :-1]
             both = torch.cat([prefix, mask], dim=1)
             distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
@@ -218,13 +280,18 @@ def _build_trainer_class():
 
 
 def _prompts(records, tokenizer, schedule, mode: str) -> list[dict]:
-    """Dataset rows in training order: the chat text (plus the answer prefix in exact mode)."""
+    """Dataset rows in training order: the chat text (letter layout in exact mode: plus the
+    answer prefix; final-line layout: the reply is the whole final line)."""
     rendered = {}
     rows = []
     for idx in schedule:
         if idx not in rendered:
-            text = chat_text(tokenizer, records[idx]["prompt"])
-            rendered[idx] = text + ANSWER_PREFIX if mode == "exact" else text
+            rec = records[idx]
+            if "messages" in rec:
+                rendered[idx] = chat_prompt(tokenizer, rec["messages"])
+            else:
+                text = chat_text(tokenizer, rec["prompt"])
+                rendered[idx] = text + ANSWER_PREFIX if mode == "exact" else text
         rows.append({"prompt": rendered[idx], "record_index": idx})
     return rows
 
@@ -246,7 +313,7 @@ def check_settings(config, tokenizer) -> None:
                          "(the authors' study uses 320)")
 
 
-def trl_args(config, n_prompts: int, progress: bool = True):
+def trl_args(config, n_prompts: int, progress: bool = True, exact_tokens: int = 1):
     """TRL's RLOOConfig for a DReST run (one optimiser step = ``prompts_per_step`` whole meta-episodes)."""
     import torch
     from trl import RLOOConfig
@@ -259,7 +326,8 @@ def trl_args(config, n_prompts: int, progress: bool = True):
         per_device_train_batch_size=config.micro_batch,
         gradient_accumulation_steps=config.accumulation_steps(),
         num_generations=config.meta_episode, num_iterations=1,
-        max_completion_length=1 if config.mode == "exact" else config.max_completion_tokens,
+        # exact mode: one label token, or the longest allowed final line (``exact_tokens``)
+        max_completion_length=exact_tokens if config.mode == "exact" else config.max_completion_tokens,
         temperature=config.temperature, top_p=1.0, top_k=0,
         learning_rate=config.lr, lr_scheduler_type="constant_with_warmup", warmup_steps=config.warmup_steps,
         max_grad_norm=config.max_grad_norm, beta=config.kl_coef, normalize_advantages=False,
@@ -290,8 +358,7 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
 
     config.validate()
     check_settings(config, tokenizer)
-    records = datasets.load(config.dataset, config.seed)
-    check_training_records(records)
+    records = check_training_records(datasets.load(config.dataset, config.seed))
     out = Path(config.out)
     last = get_last_checkpoint(str(out)) if out.is_dir() else None
     main = int(os.environ.get("RANK", "0")) == 0
@@ -300,7 +367,9 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
     elif resume and last is None:
         raise DrestError(f"resume: no checkpoint under {str(out)!r}; run without --resume to start fresh")
     schedule = _schedule(len(records), config)
-    args = trl_args(config, len(schedule), progress)
+    exact_tokens = max((len(tokenizer(line, add_special_tokens=False)["input_ids"]) + 2
+                        for i in set(schedule) for line in records[i].get("allowed_final_lines", ())), default=1)
+    args = trl_args(config, len(schedule), progress, exact_tokens)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = trainer_class()(config, records, model=model, args=args,
