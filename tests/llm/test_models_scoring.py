@@ -35,3 +35,23 @@ def test_smollm2_option_probabilities_valid_and_deterministic(smollm2):
     summary = scoring.summarize(rows)
     assert summary["deterministic"]["n"] == 6 and 0.0 <= summary["deterministic"]["neutrality"] <= 1.0
     assert summary["stochastic_main"]["n"] == 2
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_continuations_share_the_prompt_cache_and_match_full_passes(smollm2, temperature):
+    import torch
+
+    model, tokenizer = smollm2
+    display = datasets.load("test/post", 0)[0]
+    conts, prompt = [], None
+    for line in display["allowed_final_lines"]:
+        prompt, cont = scoring.line_ids(tokenizer, display["messages"], line)
+        conts.append(cont)
+    conts.append(conts[0][:1])  # a one-token continuation too
+    with torch.no_grad():
+        got = scoring.continuation_logprobs(model, prompt, conts, tokenizer.pad_token_id, temperature)
+        for c, value in zip(conts, got):
+            logp = (model(input_ids=torch.tensor([prompt + c])).logits[0].float() / temperature).log_softmax(-1)
+            expected = sum(float(logp[len(prompt) - 1 + t, tok]) for t, tok in enumerate(c))
+            assert value == pytest.approx(expected, abs=2e-3)
+    assert len(set(map(len, conts))) > 1  # the continuations were padded to one width

@@ -146,12 +146,12 @@ def test_exact_mode_on_final_line_prompts_draws_whole_allowed_lines(tiny_model_d
     assert (first["target_best_short_option"], first["target_best_long_option"]) == ("d", "b")
     calls = []
 
-    def fake_logprobs(model, seqs, pad_id, temperature=1.0):  # one prompt's lines, in allowed-line order
-        calls.append(len(seqs))
-        return [0.0 if j == 1 else -40.0 for j in range(len(seqs))]
+    def fake_logprobs(model, prompt_ids, conts, pad_id, temperature=1.0):  # one prompt's lines, in order
+        calls.append(len(conts))
+        return [0.0 if j == 1 else -40.0 for j in range(len(conts))]
 
     model, tokenizer = models.load(str(tiny_model_dir))
-    monkeypatch.setattr(scoring, "sequence_logprobs", fake_logprobs)
+    monkeypatch.setattr(scoring, "continuation_logprobs", fake_logprobs)
     config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "fl"), dataset="train/post", meta_episode=4,
                          micro_batch=4, max_prompts=1, kl_coef=0.0, warmup_steps=0, health_window=0,
                          quantize="none")

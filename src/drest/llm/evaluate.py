@@ -107,8 +107,8 @@ def logprob(model, tokenizer, recs: list[dict], batch_size: int, progress: bool 
             probs[i] = {choice_of[label]: p for label, p in row["probs"].items()}
             rows[i] = row
     if lines:
-        for i, res in zip(lines, scoring.final_line_probs(model, tokenizer, [displays[i] for i in lines], batch_size,
-                                                          progress, max_tokens=limit)):
+        for i, res in zip(lines, scoring.final_line_probs(model, tokenizer, [displays[i] for i in lines], progress,
+                                                          max_tokens=limit)):
             probs[i] = res["probs"]
             rows[i] = _line_row(displays[i], res)
     summary = measures.by_suite(displays, probs, sampled=False)

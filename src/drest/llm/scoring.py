@@ -155,23 +155,36 @@ def line_ids(tokenizer, messages: list[dict], line: str) -> tuple[list[int], lis
     return ids, full[len(ids):]
 
 
-def sequence_logprobs(model, seqs: list[tuple[list[int], list[int]]], pad_id: int,
-                      temperature: float = 1.0) -> list[float]:
-    """Sum of log-probabilities of each continuation given its prompt (left-padded batch),
-    each token's from the logits divided by ``temperature``."""
-    rows = [p + c for p, c in seqs]
-    width = max(map(len, rows))
-    inputs = left_padded(rows, pad_id, next(model.parameters()).device)
-    logp = (model(**inputs).logits.float()[:, :-1] / temperature).log_softmax(-1)
+def continuation_logprobs(model, prompt_ids: list[int], conts: list[list[int]], pad_id: int,
+                          temperature: float = 1.0) -> list[float]:
+    """Sum of log-probabilities of each continuation of one prompt, each token's from the
+    logits divided by ``temperature``. The prompt is encoded once and its key/value cache
+    shared by the continuations (a prompt's allowed lines differ only after it): one long
+    forward pass instead of one per line."""
+    import torch
+
+    device = next(model.parameters()).device
+    first = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+    head = (first.logits[0, -1].float() / temperature).log_softmax(-1)  # each continuation's first token
+    cache = first.past_key_values
+    cache.batch_repeat_interleave(len(conts))
+    width = max(map(len, conts))
+    ids = torch.full((len(conts), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(conts), len(prompt_ids) + width), dtype=torch.long, device=device)
+    mask[:, :len(prompt_ids)] = 1
+    for i, c in enumerate(conts):
+        ids[i, :len(c)] = torch.tensor(c, device=device)
+        mask[i, len(prompt_ids):len(prompt_ids) + len(c)] = 1
+    logp = (model(input_ids=ids, attention_mask=mask, past_key_values=cache).logits.float()
+            / temperature).log_softmax(-1)
     out = []
-    for i, (_, cont) in enumerate(seqs):
-        n = len(cont)
-        targets = inputs["input_ids"][i, width - n:]
-        out.append(float(logp[i, width - n - 1: width - 1].gather(-1, targets[:, None]).sum()))
+    for i, c in enumerate(conts):
+        rest = logp[i, :len(c) - 1].gather(-1, ids[i, 1:len(c), None]).sum() if len(c) > 1 else 0.0
+        out.append(float(head[c[0]] + rest))
     return out
 
 
-def final_line_probs(model, tokenizer, displays: list[dict], batch_size: int = 8, progress: bool = True,
+def final_line_probs(model, tokenizer, displays: list[dict], progress: bool = True,
                      max_tokens: int | None = None) -> list[dict]:
     """Per display: the probability of each allowed final line written as the whole reply
     (teacher-forced, no reasoning), renormalised over the allowed lines, keyed by the
@@ -180,23 +193,17 @@ def final_line_probs(model, tokenizer, displays: list[dict], batch_size: int = 8
     import torch
     from tqdm import tqdm
 
-    seqs, owner = [], []
-    for i, d in enumerate(displays):
-        for line, choice in d["allowed_final_lines"].items():
-            seqs.append(line_ids(tokenizer, d["messages"], line))
-            _check_length(d["display_id"], len(seqs[-1][0]) + len(seqs[-1][1]), max_tokens)
-            owner.append((i, choice))
-    order = sorted(range(len(seqs)), key=lambda j: len(seqs[j][0]) + len(seqs[j][1]))
-    logps = [0.0] * len(seqs)
-    with torch.no_grad(), tqdm(total=len(seqs), desc="scoring lines", unit="line", disable=not progress) as bar:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            for j, v in zip(idx, sequence_logprobs(model, [seqs[j] for j in idx], tokenizer.pad_token_id)):
-                logps[j] = v
-            bar.update(len(idx))
-    per = [dict() for _ in displays]
-    for (i, choice), lp in zip(owner, logps):
-        per[i][choice] = lp
+    per = []
+    with torch.no_grad(), tqdm(total=len(displays), desc="scoring lines", unit="prompt", disable=not progress) as bar:
+        for d in displays:
+            conts = []
+            for line in d["allowed_final_lines"]:
+                prompt, cont = line_ids(tokenizer, d["messages"], line)
+                _check_length(d["display_id"], len(prompt) + len(cont), max_tokens)
+                conts.append(cont)
+            logps = continuation_logprobs(model, prompt, conts, tokenizer.pad_token_id)
+            per.append(dict(zip(d["allowed_final_lines"].values(), logps)))
+            bar.update(1)
     out = []
     for lp in per:
         t = torch.tensor(list(lp.values()), dtype=torch.float64)

@@ -218,7 +218,7 @@ def _build_trainer_class():
             return self._by_prompt[tuple(ids)]
 
         def _sample_lines(self, model, prompt_ids, owners):
-            from .scoring import line_ids, sequence_logprobs
+            from .scoring import continuation_logprobs, line_ids
 
             distinct = list(dict.fromkeys(zip(map(tuple, prompt_ids), owners)))
             for _, idx in distinct:
@@ -226,17 +226,15 @@ def _build_trainer_class():
                     rec = self.records[idx]
                     self._lines[idx] = [(label, line_ids(self._tokenizer, rec["messages"], line)[1])
                                         for line, label in rec["allowed_final_lines"].items()]
-            seqs = [(list(ids), line) for ids, idx in distinct for _, line in self._lines[idx]]
             was_training = model.training
             model.eval()
+            probs = {}
             with torch.no_grad():
-                logps = sequence_logprobs(model, seqs, self._tokenizer.pad_token_id, self.temperature)
+                for ids, idx in distinct:
+                    logps = continuation_logprobs(model, list(ids), [line for _, line in self._lines[idx]],
+                                                  self._tokenizer.pad_token_id, self.temperature)
+                    probs[(ids, idx)] = torch.tensor(logps, dtype=torch.float64).softmax(-1)
             model.train(was_training)
-            probs, at = {}, 0
-            for key in distinct:
-                n = len(self._lines[key[1]])
-                probs[key] = torch.tensor(logps[at:at + n], dtype=torch.float64).softmax(-1)
-                at += n
             out = []
             for ids, idx in zip(prompt_ids, owners):
                 draw = int(torch.multinomial(probs[(tuple(ids), idx)], 1))
