@@ -10,6 +10,7 @@ optimiser step, LoRA r16, no KL term (the loop has none), one CPU thread.
 
     python benchmarks/llm_trainers.py                  # about 10 minutes
     python benchmarks/llm_trainers.py --exact 2 8 --sample 1 3 --sample-tokens 24
+    python benchmarks/llm_trainers.py --modes sample
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ def main() -> None:
     p.add_argument("--sample", nargs=2, type=int, default=(1, 3), metavar=("SHORT", "LONG"))
     p.add_argument("--sample-tokens", type=int, default=24, help="answer token cap in sample mode")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--modes", default="exact,sample", help="which modes to measure (comma-separated)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     path = models.packaged_smollm2()
     print(f"SmolLM2-135M, CPU, {a.threads} thread(s), meta-episode 32, sample-mode cap {a.sample_tokens} tokens")
     print(f"{'mode':7s} {'trainer':8s} {'meta-episodes/s':>16s}   (runs of {a.exact} exact / {a.sample} sample)")
+    modes = a.modes.split(",")
     for mode, (short, long) in (("exact", a.exact), ("sample", a.sample)):
+        if mode not in modes:
+            continue
         rates = {}
         for trainer in ("loop", "trl"):
             t_short = timed_run(trainer, mode, short, a.sample_tokens, path)
