@@ -82,6 +82,7 @@ def _build_trainer_class():
             self._group = None
             self._health = deque(maxlen=max(drest_config.health_window, 1))
             self._log = None
+            self._final_lines = any("allowed_final_lines" in r for r in records)
             self._by_prompt = None  # prompt token ids -> record index (final-line exact mode)
             self._lines = {}  # record index -> [(label, line token ids)]
             super().__init__(*args, reward_funcs=[self._drest_reward], **kwargs)
@@ -191,9 +192,8 @@ def _build_trainer_class():
             from .scoring import next_token_logprobs
 
             model = self.accelerator.unwrap_model(self.model)
-            owners = [self._record_of(ids) for ids in prompt_ids]
-            if "allowed_final_lines" in self.records[owners[0]]:
-                return self._sample_lines(model, prompt_ids, owners)
+            if self._final_lines:  # letter prompts need no prompt -> record lookup
+                return self._sample_lines(model, prompt_ids, [self._record_of(ids) for ids in prompt_ids])
             distinct = {}
             for ids in prompt_ids:
                 distinct.setdefault(tuple(ids), len(distinct))
