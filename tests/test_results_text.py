@@ -75,3 +75,27 @@ def test_quickstart_numbers_are_the_committed_runs():
             got[split, metric] = _pm((np.mean(v), np.std(v, ddof=1)))
     assert (f"train NEUTRALITY {got['train', 'neutrality']}, USEFULNESS {got['train', 'usefulness']}; "
             f"test {got['test', 'neutrality']} / {got['test', 'usefulness']}") in readme
+
+
+def test_llm_study_readme_table_is_study_json():
+    """Every mean ± sd in results/llm/study/README.md's table is the committed study.json's."""
+    here = Path(__file__).parents[1] / "results" / "llm" / "study"
+    study = json.loads((here / "run" / "study.json").read_text())
+    readme = (here / "README.md").read_text()
+    rows = {"POST longer %": ("post", "longer_pct", ".1f"), "POST NEUTRALITY (bits)": ("post", "neutrality", ".3f"),
+            "POST USEFULNESS": ("post", "usefulness", ".3f"),
+            "POST mixing within one order": ("post", "mixing_within_order", ".3f"),
+            **{f"`{s}`": (s, "rate_pct", ".1f") for s in ("main", "low_gain", "zero_cost")},
+            **{f"`{s}` % (ideal {i})": (s, "rate_pct", ".1f") for s, i in
+               (("dominance", 100), ("joint_noshift", 0), ("shift_earlier", 0), ("shift_earlier_dominance", 100))}}
+    for label, (suite, key, fmt) in rows.items():
+        (line,) = [l for l in readme.splitlines() if l.startswith(f"| {label}")]
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")][1:]
+        arms = study["arms"]
+        assert cells[0] == format(arms["untrained"][suite][key]["mean"], fmt), line
+        for cell, arm in zip(cells[1:], ("default", "drest")):
+            stat = arms[arm][suite][key]
+            assert cell == f"{stat['mean']:{fmt}} ± {stat['sd']:{fmt}}", line
+    welch, flat = study["comparison"]["main"]["welch"], " ".join(readme.split())
+    assert f"`main` Welch t = {welch['t']:.2f}, df {welch['df']:.1f}, p = {welch['p']:.3f}" in flat
+    assert f"Flattening c = {study['flattening']['c']:.3f}" in flat and study["flattening"]["applies"] is False

@@ -72,6 +72,22 @@ def test_assembly_by_hand():
     md = study.summary_markdown(dict(res, settings=vars(study.StudySettings(model="m", seeds=2)) | {"arms": list(study.ARMS)},
                                      lr_used=2e-5, wall_seconds=1.0), "drest llm study --model m --out x")
     assert "| drest | 1 |" in md and "c = logit(DReST main 55.0%)" in md and "Welch t = -4.24, df = 2.0" in md
+    assert fl["applies"] is True and "does not apply" not in md
+
+
+@pytest.mark.parametrize("drest_main, says", [(30, "opposite sides of 50%"), (95, "further from 50%")])
+def test_flattening_outside_0_to_1_is_flagged_not_judged(drest_main, says):
+    units = [dict(u, measures=_binary(drest_main)) if (u["arm"], u["suite"]) == ("drest", "main") else u
+             for u in _units()]
+    fl = study.assemble(units)["flattening"]
+    c = math.log(drest_main / (100 - drest_main)) / math.log(3)  # untrained main 75%
+    assert fl["c"] == pytest.approx(c) and fl["applies"] is False
+    assert fl["controls"]["dominance"]["predicted"] == pytest.approx(100 / (1 + 9 ** -c))
+    assert all("drest_nearer_ideal" not in e for e in fl["controls"].values())
+    md = study.summary_markdown(dict(study.assemble(units), settings=vars(study.StudySettings(model="m", seeds=2))
+                                     | {"arms": list(study.ARMS)}, lr_used=2e-5, wall_seconds=1.0), "c")
+    assert "The baseline does not apply here" in md and says in md
+    assert "| dominance | 90.0 |" in md and "| 95.0 | 100 | n/a |" in md and "| 5.0 | 0 | n/a |" in md
 
 
 def test_one_seed_has_no_welch_but_a_reason():

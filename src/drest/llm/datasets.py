@@ -174,16 +174,16 @@ def _stochastic_record(rng: random.Random, idx: int, name: str, families, kind: 
 
 
 # ---- final-line style ---------------------------------------------------------------
-_CONTROLS = ("dominance", "zero_cost", "joint_noshift", "shift_earlier", "shift_earlier_dominance")
+CONTROLS = ("dominance", "zero_cost", "joint_noshift", "shift_earlier", "shift_earlier_dominance")
 # name -> (kind, scenarios, families, seed offset); each scenario gives two rows (option orders)
 FINAL_LINE_DATASETS = {
     "train/post": ("train", 2048, TRAIN_FAMILIES, 10),
     "validation/post": ("post", 400, TEST_FAMILIES, 20),
     "validation/main": ("main", 400, TEST_FAMILIES, 21),
-    **{f"validation/{c}": (c, 200, TEST_FAMILIES, 22 + i) for i, c in enumerate(_CONTROLS)},
+    **{f"validation/{c}": (c, 200, TEST_FAMILIES, 22 + i) for i, c in enumerate(CONTROLS)},
     "test/post": ("post", 500, TEST_FAMILIES, 30),
     "test/main": ("main", 500, TEST_FAMILIES, 31),
-    **{f"test/{c}": (c, 200, TEST_FAMILIES, 32 + i) for i, c in enumerate(_CONTROLS)},
+    **{f"test/{c}": (c, 200, TEST_FAMILIES, 32 + i) for i, c in enumerate(CONTROLS)},
     "test_low_gain/main": ("low_gain", 300, TEST_FAMILIES, 40),
 }
 TWO_OPTION_SHARE = 0.15  # of training scenarios; the rest offer four options

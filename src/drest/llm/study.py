@@ -35,10 +35,10 @@ from statistics import fmean, stdev
 from ..errors import DrestError
 from ..io import check_out_dir, write_atomic
 from . import study_stats as st
+from .datasets import CONTROLS
 
 ARMS = ("untrained", "default", "drest")
 TRAINED = ("default", "drest")
-CONTROLS = ("dominance", "zero_cost", "joint_noshift", "shift_earlier", "shift_earlier_dominance")
 # unit name -> dataset name
 SUITES = {"post": "test/post", "main": "test/main", **{c: f"test/{c}" for c in CONTROLS},
           "low_gain": "test_low_gain/main"}
@@ -434,6 +434,9 @@ def _flattening(by_arm: dict, bins: dict) -> dict:
         c = st.flattening_c(d_main, u_main)
     except DrestError as exc:
         return {"c": None, "note": str(exc)}
+    # flattening moves log-odds toward 0 without crossing it: 0 < c < 1. Outside that range the
+    # baseline is no flattening at all, and judging DReST against its predictions would mislead
+    applies = 0 < c < 1
 
     def predict(u, d, ideal=None):
         entry = {"untrained": u, "drest": d, "ideal": ideal}
@@ -441,7 +444,7 @@ def _flattening(by_arm: dict, bins: dict) -> dict:
             entry["predicted"] = None if u is None else st.flattened(u, c)
         except DrestError as exc:
             entry["predicted"], entry["note"] = None, str(exc)
-        if ideal is not None and None not in (d, entry["predicted"]):
+        if applies and ideal is not None and None not in (d, entry["predicted"]):
             entry["drest_nearer_ideal"] = abs(d - ideal) < abs(entry["predicted"] - ideal)
         return entry
 
@@ -449,7 +452,8 @@ def _flattening(by_arm: dict, bins: dict) -> dict:
                 if mean("untrained", s) is not None}
     gain = {f"{s} {b}": predict(bins["untrained"][s][b]["mean"], bins.get("drest", {}).get(s, {}).get(b, {}).get("mean"))
             for s in NEUTRALITY_SETS if s in bins.get("untrained", {}) for b in _bin_names()}
-    return {"c": c, "untrained_main": u_main, "drest_main": d_main, "controls": controls, "gain_bins": gain}
+    return {"c": c, "applies": applies, "untrained_main": u_main, "drest_main": d_main, "controls": controls,
+            "gain_bins": gain}
 
 
 # ---- outputs -----------------------------------------------------------------------------
@@ -531,8 +535,14 @@ def summary_markdown(result: dict, command: str) -> str:
     else:
         lines += [f"c = logit(DReST main {fl['drest_main']:.1f}%) / logit(untrained main {fl['untrained_main']:.1f}%) "
                   f"= {fl['c']:.3f}. Flattening by c predicts each control from the untrained rate; DReST is not "
-                  "generic flattening where it stays nearer the ideal than the prediction.", "",
-                  "| control | untrained | flattening predicts | DReST | ideal | DReST nearer ideal |",
+                  "generic flattening where it stays nearer the ideal than the prediction.", ""]
+        if not fl.get("applies", True):
+            lines += [f"**The baseline does not apply here** (c = {fl['c']:.3f}, outside 0 < c < 1): "
+                      + ("DReST's and the untrained model's main rates lie on opposite sides of 50%, "
+                         if fl["c"] <= 0 else "DReST's main rate is further from 50% than the untrained model's, ")
+                      + "which no flattening produces. The predictions are shown; DReST is not judged against them.",
+                      ""]
+        lines += ["| control | untrained | flattening predicts | DReST | ideal | DReST nearer ideal |",
                   "|---|---|---|---|---|---|"]
         for x, e in {**fl["controls"], **fl["gain_bins"]}.items():
             near = e.get("drest_nearer_ideal")
