@@ -263,7 +263,15 @@ def test_outputs_and_report_section(fake, tmp_path):
     assert "Command: `drest llm study --model" in (out / "summary.md").read_text()
     page = build_report([out], tmp_path / "r.html").read_text()
     assert 'id="llm-study"' in page and 'id="study-rates-0"' in page and 'id="study-flattening-0"' in page
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 2 and "does not apply" not in page  # c = 0.316
+
+
+def test_report_of_the_committed_study_says_the_flattening_baseline_does_not_apply(tmp_path):
+    from drest.report.build import build_report
+
+    committed = Path(__file__).parents[2] / "results" / "llm" / "study" / "run"
+    page = build_report([committed], tmp_path / "r.html").read_text()
+    assert "Here c = -0.730 lies outside 0 &lt; c &lt; 1" in page and 'id="study-flattening-0"' in page
 
 
 @pytest.mark.slow

@@ -86,7 +86,10 @@ def study_section(studies: list[StudyRun], svg) -> str:
         if fig is not None:
             parts.append('<p class="note">Uniform flattening: the untrained model\'s log-odds on each control scaled '
                          'by c = logit(DReST main) / logit(untrained main). Dotted: the ideal rate. DReST nearer the '
-                         'ideal than the prediction means it is not generic flattening.</p>'
+                         'ideal than the prediction means it is not generic flattening.'
+                         + ('' if r["flattening"].get("applies", True) else
+                            f' <strong>Here c = {r["flattening"]["c"]:.3f} lies outside 0 &lt; c &lt; 1: no flattening '
+                            'produces that, so the baseline does not apply.</strong>') + '</p>'
                          f'<div class="figure" id="study-flattening-{k}">{svg(fig, f"studyflat{k}")}</div>')
         else:
             note = (r.get("flattening") or {}).get("note", "not computed")
