@@ -42,6 +42,8 @@ def test_sampled_both_layouts(smollm2, path):
         for key in ("longer_pct", "rate_pct", "neutrality", "usefulness"):
             if key in m:
                 assert again[suite][key] == m[key]
+    if path == FINAL:
+        return  # sampling does not depend on the layout: the seed checks run once (CI time)
     # the same seed gives the same answers; another seed other answers
     assert evaluate.sampled(model, tokenizer, recs, SMALL, progress=False)[0] == rows
     other = evaluate.sampled(model, tokenizer, recs, SampleSettings(**{**SMALL.__dict__, "seed": 6}), progress=False)

@@ -148,10 +148,10 @@ def test_exact_mode_on_final_line_prompts_draws_whole_allowed_lines(tiny_model_d
 
     def fake_logprobs(model, prompt_ids, conts, pad_id, temperature=1.0):  # one prompt's lines, in order
         calls.append(len(conts))
-        return [0.0 if j == 1 else -40.0 for j in range(len(conts))]
+        return [[0.0 if j == 1 else -40.0] + [0.0] * (len(c) - 1) for j, c in enumerate(conts)]
 
     model, tokenizer = models.load(str(tiny_model_dir))
-    monkeypatch.setattr(scoring, "continuation_logprobs", fake_logprobs)
+    monkeypatch.setattr(scoring, "continuation_token_logprobs", fake_logprobs)
     config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "fl"), dataset="train/post", meta_episode=4,
                          micro_batch=4, max_prompts=1, kl_coef=0.0, warmup_steps=0, health_window=0,
                          quantize="none")
@@ -165,6 +165,52 @@ def test_exact_mode_on_final_line_prompts_draws_whole_allowed_lines(tiny_model_d
     np.testing.assert_allclose(row["rewards"], r, atol=1e-6)
     np.testing.assert_allclose(row["advantages"], adv, atol=1e-6)
     assert summary["invalid_answers"] == 0
+
+
+@pytest.mark.parametrize("dataset, kl_coef", [("post-train", 0.0), ("post-train", 0.05), ("train/post", 0.0)])
+def test_exact_mode_serves_old_logps_from_the_sampled_distribution(tiny_model_dir, tmp_path, monkeypatch, dataset,
+                                                                    kl_coef):
+    """TRL's no-grad "old" pass is the distribution the answers were drawn from: serving it
+    saves one forward pass per step and trains the same adapter (the KL reference pass,
+    adapter off, is still run)."""
+    from drest.llm import trl_trainer
+
+    cls = trl_trainer.trainer_class()
+    generate = cls._generate_single_turn
+
+    def without_cache(self, *args):
+        out = generate(self, *args)
+        self._sampled = None
+        return out
+
+    def run(name, serve):
+        model, tokenizer = models.load(str(tiny_model_dir))
+        passes = []
+        model.register_forward_hook(lambda *_: passes.append(1))
+        config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / name), dataset=dataset, meta_episode=4,
+                             micro_batch=4, max_prompts=2, lr=1e-2, kl_coef=kl_coef, warmup_steps=0, health_window=0,
+                             lora_dropout=0.0, quantize="none")
+        with monkeypatch.context() as m:
+            if not serve:
+                m.setattr(cls, "_generate_single_turn", without_cache)
+            peft_model, _ = trl_trainer.train(config, model, tokenizer, progress=False)
+        return {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}, len(passes)
+
+    served, n_served = run("served", True)
+    computed, n_computed = run("computed", False)
+    assert n_computed - n_served == 2  # one pass fewer in each of the 2 steps
+    if dataset == "post-train":
+        # the random model's answers are all unreadable here (zero advantages), so only the
+        # passes are checked: sampling, (reference,) loss
+        assert n_served == 2 * (3 if kl_coef else 2)
+        return
+    # final lines are always readable: the adapter moves, and the same way (the served values
+    # come from the shared-prompt pass, equal to a full pass up to float32 rounding, which
+    # Adam's normalised steps can enlarge in single near-zero entries: compare whole tensors)
+    assert max(float(t.abs().max()) for k, t in served.items() if "lora_B" in k) > 1e-3
+    for key in served:
+        gap = float((served[key] - computed[key]).norm() / computed[key].norm())
+        assert gap < 1e-3, (key, gap)
 
 
 def test_the_loop_refuses_final_line_prompts(tiny_model_dir, tmp_path, capsys):

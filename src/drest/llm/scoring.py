@@ -157,10 +157,17 @@ def line_ids(tokenizer, messages: list[dict], line: str) -> tuple[list[int], lis
 
 def continuation_logprobs(model, prompt_ids: list[int], conts: list[list[int]], pad_id: int,
                           temperature: float = 1.0) -> list[float]:
-    """Sum of log-probabilities of each continuation of one prompt, each token's from the
-    logits divided by ``temperature``. The prompt is encoded once and its key/value cache
-    shared by the continuations (a prompt's allowed lines differ only after it): one long
-    forward pass instead of one per line."""
+    """Sum of log-probabilities of each continuation of one prompt (see
+    :func:`continuation_token_logprobs`)."""
+    return [sum(t) for t in continuation_token_logprobs(model, prompt_ids, conts, pad_id, temperature)]
+
+
+def continuation_token_logprobs(model, prompt_ids: list[int], conts: list[list[int]], pad_id: int,
+                                temperature: float = 1.0) -> list[list[float]]:
+    """Each token's log-probability in each continuation of one prompt, from the logits
+    divided by ``temperature``. The prompt is encoded once and its key/value cache shared
+    by the continuations (a prompt's allowed lines differ only after it): one long forward
+    pass instead of one per line."""
     import torch
 
     device = next(model.parameters()).device
@@ -177,11 +184,8 @@ def continuation_logprobs(model, prompt_ids: list[int], conts: list[list[int]], 
         mask[i, len(prompt_ids):len(prompt_ids) + len(c)] = 1
     logp = (model(input_ids=ids, attention_mask=mask, past_key_values=cache).logits.float()
             / temperature).log_softmax(-1)
-    out = []
-    for i, c in enumerate(conts):
-        rest = logp[i, :len(c) - 1].gather(-1, ids[i, 1:len(c), None]).sum() if len(c) > 1 else 0.0
-        out.append(float(head[c[0]] + rest))
-    return out
+    return [[float(head[c[0]])] + logp[i, :len(c) - 1].gather(-1, ids[i, 1:len(c), None])[:, 0].tolist()
+            for i, c in enumerate(conts)]
 
 
 def final_line_probs(model, tokenizer, displays: list[dict], progress: bool = True,

@@ -85,6 +85,9 @@ def _build_trainer_class():
             self._final_lines = any("allowed_final_lines" in r for r in records)
             self._by_prompt = None  # prompt token ids -> record index (final-line exact mode)
             self._lines = {}  # record index -> [(label, line token ids)]
+            # exact mode: (prompt ids, answer ids) -> per-token log-probabilities of the answers
+            # just drawn, under the distribution they were drawn from (see _served_old_logps)
+            self._sampled = None
             super().__init__(*args, reward_funcs=[self._drest_reward], **kwargs)
 
         # ---- rewards on the whole group
@@ -202,10 +205,12 @@ def _build_trainer_class():
             with torch.no_grad():
                 logits = next_token_logprobs(model, [list(k) for k in distinct], self._tokenizer.pad_token_id)
             model.train(was_training)
-            probs = (logits / self.temperature).softmax(-1)
-            rows = torch.tensor([distinct[tuple(ids)] for ids in prompt_ids], device=probs.device)
-            draws = torch.multinomial(probs[rows], 1)[:, 0]
-            return [[int(t)] for t in draws.tolist()]
+            logps = (logits / self.temperature).log_softmax(-1)
+            rows = torch.tensor([distinct[tuple(ids)] for ids in prompt_ids], device=logps.device)
+            draws = torch.multinomial(logps[rows].exp(), 1)[:, 0].tolist()
+            self._sampled = {(tuple(ids), (t,)): [float(logps[r, t])]
+                             for ids, r, t in zip(prompt_ids, rows.tolist(), draws)}
+            return [[int(t)] for t in draws]
 
         # ---- exact mode on final-line prompts: the answer is one whole allowed line, drawn
         # from the lines' probabilities (each written as the whole reply, as in
@@ -218,7 +223,7 @@ def _build_trainer_class():
             return self._by_prompt[tuple(ids)]
 
         def _sample_lines(self, model, prompt_ids, owners):
-            from .scoring import continuation_logprobs, line_ids
+            from .scoring import continuation_token_logprobs, line_ids
 
             distinct = list(dict.fromkeys(zip(map(tuple, prompt_ids), owners)))
             for _, idx in distinct:
@@ -228,18 +233,39 @@ def _build_trainer_class():
                                         for line, label in rec["allowed_final_lines"].items()]
             was_training = model.training
             model.eval()
-            probs = {}
+            probs, self._sampled = {}, {}
             with torch.no_grad():
                 for ids, idx in distinct:
-                    logps = continuation_logprobs(model, list(ids), [line for _, line in self._lines[idx]],
-                                                  self._tokenizer.pad_token_id, self.temperature)
-                    probs[(ids, idx)] = torch.tensor(logps, dtype=torch.float64).softmax(-1)
+                    lines = [line for _, line in self._lines[idx]]
+                    per_token = continuation_token_logprobs(model, list(ids), lines, self._tokenizer.pad_token_id,
+                                                            self.temperature)
+                    probs[(ids, idx)] = torch.tensor([sum(t) for t in per_token], dtype=torch.float64).softmax(-1)
+                    self._sampled.update({(ids, tuple(line)): t for line, t in zip(lines, per_token)})
             model.train(was_training)
             out = []
             for ids, idx in zip(prompt_ids, owners):
                 draw = int(torch.multinomial(probs[(tuple(ids), idx)], 1))
                 out.append(list(self._lines[idx][draw][1]))
             return out
+
+        def _served_old_logps(self, input_ids, attention_mask, logits_to_keep):
+            """TRL's "old" log-probabilities, from its first no-grad pass after generation, are
+            those of the distribution exact mode just drew the answers from: serve them instead
+            of a second forward pass (exact mode's cost is forward passes). Used once, so the
+            reference pass (KL) that may follow, adapter off, runs; None (run the pass) if any
+            row is not one just drawn."""
+            cached, self._sampled = self._sampled, None
+            if cached is None or torch.is_grad_enabled():
+                return None
+            k, rows = logits_to_keep, []
+            for ids, keep in zip(input_ids.tolist(), attention_mask.tolist()):
+                prompt = tuple(t for t, m in zip(ids[:-k], keep[:-k]) if m)
+                answer = tuple(t for t, m in zip(ids[-k:], keep[-k:]) if m)
+                per_token = cached.get((prompt, answer))
+                if per_token is None:
+                    return None
+                rows.append(per_token + [0.0] * (k - len(per_token)))  # padding: masked out by TRL
+            return torch.tensor(rows, dtype=torch.float32, device=input_ids.device)
 
         def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
                                                batch_size=None, compute_entropy=False, compute_aux_loss=False,
@@ -249,6 +275,9 @@ def _build_trainer_class():
                 return super()._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy,
                     compute_aux_loss, **kwargs)
+            served = self._served_old_logps(input_ids, attention_mask, logits_to_keep)
+            if served is not None:
+                return served, None, None
             if logits_to_keep != 1:
                 # exact mode on final-line prompts: a group's 32 answers are a few distinct
                 # lines; one forward pass per distinct row, expanded back (gradients add up)
@@ -335,6 +364,9 @@ def trl_args(config, n_prompts: int, progress: bool = True, exact_tokens: int = 
         save_strategy="steps", save_steps=max(1, config.checkpoint_every // config.prompts_per_step),
         logging_steps=1, report_to=[] if config.report_to == "none" else [config.report_to],
         disable_tqdm=not progress, remove_unused_columns=False, bf16=bf16,
+        # TRL's default trades a second forward pass for activation memory; exact mode's
+        # answers are one token or one short line, so its activations are the prompt's
+        gradient_checkpointing=config.mode == "sample",
         # CPU processes (torchrun) talk over gloo
         use_cpu=not cuda, ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
         use_vllm=config.vllm != "off", vllm_mode="colocate" if config.vllm == "off" else config.vllm,
