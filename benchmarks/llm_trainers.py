@@ -31,13 +31,11 @@ def timed_run(trainer: str, mode: str, prompts: int, tokens: int, model_path: st
 
     model, tokenizer = models.load(model_path)
     with tempfile.TemporaryDirectory() as out:
-        # sample mode: 8 answers per forward/backward pass; 32 full answers at once (activations of
-        # ~10k tokens in float32) took 22-24 GB and were killed for memory on this 24 GB machine.
-        # The loop has no micro-batches: it runs the meta-episode as 4 groups of 8 (same answers,
-        # tokens and passes; 4 optimiser steps instead of 1, and leave-one-out within 8)
+        # sample mode: 8 answers per forward/backward pass in both trainers; 32 full answers at
+        # once (activations of ~10k tokens in float32) took 22-24 GB and were killed for memory
+        # on this 24 GB machine
         config = TrainConfig(model=model_path, out=out, trainer=trainer, mode=mode, meta_episode=32,
                              micro_batch=32 if mode == "exact" else 8,
-                             group_size=8 if (mode, trainer) == ("sample", "loop") else None,
                              max_prompts=prompts, lr=1e-4, warmup_steps=0, kl_coef=0.0, lora_r=16, lora_alpha=16,
                              lora_dropout=0.1, max_completion_tokens=tokens, checkpoint_every=10_000,
                              health_window=0, quantize="none")

@@ -103,11 +103,11 @@ def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_p
                  "--dataset", "post-test", "--limit", "2", "--quiet"]) == 0
 
 
-def test_loop_sample_mode_reads_answers_and_masks_truncated_ones(tiny_model_dir, tmp_path):
-    from drest.llm import datasets, rewards
+def _loop_sample_run(model_dir, out, micro_batch):
+    """The loop in sample mode on four fixed answers: a, unreadable, c, and b cut off at the cap."""
     from drest.llm.config import TrainConfig
 
-    model, tokenizer = models.load(str(tiny_model_dir))
+    model, tokenizer = models.load(str(model_dir))
     eos = tokenizer.eos_token_id
     texts = ["Final Answer: [a]", "(d)", "Final Answer: [c]",
              "I weigh both lengths and both deliverables, one after the other.\nFinal Answer: [b]"]
@@ -120,10 +120,29 @@ def test_loop_sample_mode_reads_answers_and_masks_truncated_ones(tiny_model_dir,
         return torch.cat([input_ids.expand(num_return_sequences, -1), torch.tensor(rows)], dim=1)
 
     model.generate = fake_generate
-    config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "s"), trainer="loop", mode="sample",
-                         meta_episode=4, max_prompts=1, max_completion_tokens=cap, kl_coef=0.0, lr=1e-2,
-                         warmup_steps=0, quantize="none")
-    loop.train(config, model, tokenizer, progress=False)
+    passes = []
+    model.register_forward_hook(lambda m, args, kwargs, out: passes.append(kwargs["input_ids"].shape[0]),
+                                with_kwargs=True)
+    config = TrainConfig(model=str(model_dir), out=str(out), trainer="loop", mode="sample", meta_episode=4,
+                         micro_batch=micro_batch, max_prompts=1, max_completion_tokens=cap, kl_coef=0.0, lr=1e-2,
+                         warmup_steps=0, lora_dropout=0.0, quantize="none")
+    peft_model, _ = loop.train(config, model, tokenizer, progress=False)
+    return config, {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}, passes
+
+
+def test_loop_sample_mode_accumulates_micro_batches_to_the_same_step(tiny_model_dir, tmp_path):
+    _, whole, passes_whole = _loop_sample_run(tiny_model_dir, tmp_path / "whole", 4)
+    _, split, passes_split = _loop_sample_run(tiny_model_dir, tmp_path / "split", 2)
+    assert passes_whole == [4] and passes_split == [2, 2]  # answers per forward/backward pass
+    assert max(float(t.abs().max()) for k, t in whole.items() if "lora_B" in k) > 1e-3
+    for key in whole:
+        torch.testing.assert_close(split[key], whole[key], rtol=1e-4, atol=1e-6)
+
+
+def test_loop_sample_mode_reads_answers_and_masks_truncated_ones(tiny_model_dir, tmp_path):
+    from drest.llm import datasets, rewards
+
+    config, _, _ = _loop_sample_run(tiny_model_dir, tmp_path / "s", 8)
     (row,) = [json.loads(line) for line in (tmp_path / "s" / "log.jsonl").read_text().splitlines()]
     assert row["invalid"] == 1 and row["truncated"] == 1
     record = {r["id"]: r for r in datasets.load("post-train", 0)}[row["id"]]

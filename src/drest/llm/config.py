@@ -36,7 +36,8 @@ HELP = {
     "meta_episode": "answers per prompt: one meta-episode = one RLOO group",
     "group_size": "loop, sequential counting only: optimiser step per group of this many answers (the v3 paper's 4)",
     "prompts_per_step": "meta-episodes per optimiser step",
-    "micro_batch": "TRL: answers per process per forward/backward pass (gradient accumulation covers the rest)",
+    "micro_batch": "answers per forward/backward pass (TRL: per process; gradient accumulation covers the rest; "
+                   "the loop: sample mode)",
     "lr": "learning rate (constant after the warm-up)",
     "warmup_steps": "optimiser steps of linear warm-up",
     "max_grad_norm": "gradient clipping (global norm)",

@@ -146,14 +146,15 @@ def _sample_meta_episode(model, tokenizer, record, config):
     rewards, adv = advantages(record, answers, config)
     weight = np.array([0.0 if (cut and config.truncated == "mask") else 1.0 for cut in truncated])
 
-    def group_loss(g: int):
-        sl = slice(g * config.group, (g + 1) * config.group)
+    def group_loss(g: int, start: int, stop: int):
+        """Answers start..stop of group g: their share of the group's mean loss."""
+        sl = slice(g * config.group + start, g * config.group + stop)
         width = max(len(c) for c in completions[sl])
         block = torch.stack([torch.nn.functional.pad(c, (0, width - len(c)), value=tokenizer.pad_token_id)
                              for c in completions[sl]])
         logp = _completion_logprobs(model, prompt_ids, block, eos_ids)
         coef = torch.tensor(adv[sl] * weight[sl], dtype=logp.dtype, device=logp.device)
-        return -(coef * logp).mean()
+        return -(coef * logp).sum() / config.group
 
     return group_loss, {**meta_episode_stats(record, answers, rewards), "truncated": int(sum(truncated))}
 
@@ -173,14 +174,20 @@ def wrap_lora(model, config, resume_from: Path | None):
     return get_peft_model(model, lora)
 
 
-def _step(loss, params, optimizer, scheduler, config, done: int) -> float:
+def _step(parts, params, optimizer, scheduler, config, done: int) -> float:
+    """One optimiser step on the sum of ``parts`` (functions returning losses), each built
+    and backpropagated in turn, so only one part's activations are held at a time."""
     import torch
 
-    value = float(loss.detach())
-    if not np.isfinite(value):
-        raise DrestError(f"training: the loss became {value} after {done} prompts; nothing was updated. "
-                         "Lower --lr or check the reward settings")
-    loss.backward()
+    value = 0.0
+    for part in parts:
+        loss = part()
+        value += float(loss.detach())
+        if not np.isfinite(value):
+            optimizer.zero_grad(set_to_none=True)
+            raise DrestError(f"training: the loss became {value} after {done} prompts; nothing was updated. "
+                             "Lower --lr or check the reward settings")
+        loss.backward()
     torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
     optimizer.step()
     scheduler.step()
@@ -205,6 +212,7 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
     rundir.start(config, ckpt is not None, resume)
     state = json.loads((ckpt / "state.json").read_text()) if ckpt else {"prompts_done": 0, "seconds": 0.0}
 
+    torch.manual_seed(config.seed)  # the adapter's initial weights: the seed's, not the process's RNG state
     model = wrap_lora(model, config, ckpt)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -231,17 +239,20 @@ def train(config, model, tokenizer, *, resume: bool = False, progress: bool = Tr
             if config.mode == "exact":
                 gen = torch.Generator().manual_seed(step_seed)
                 loss, stats = _exact_step(model, tokenizer, batch, config, gen)
-                losses = [_step(loss, params, optimizer, scheduler, config, done)]
+                losses = [_step([lambda: loss], params, optimizer, scheduler, config, done)]
             else:
                 stats, losses, parts = [], [], []
                 for rec in batch:
                     group_loss, st = _sample_meta_episode(model, tokenizer, rec, config)
                     stats.append(st)
                     parts.append(group_loss)
-                # one optimiser step per group (the whole meta-episode unless --group-size splits it)
+                # one optimiser step per group (the whole meta-episode unless --group-size splits
+                # it), over passes of --micro-batch answers: a 32-answer pass of SmolLM2-135M
+                # was killed for memory on a 24 GB machine
+                chunks = [(a, min(a + config.micro_batch, config.group)) for a in range(0, config.group, config.micro_batch)]
                 for g in range(config.meta_episode // config.group):
-                    loss = torch.stack([part(g) for part in parts]).mean()
-                    losses.append(_step(loss, params, optimizer, scheduler, config, done))
+                    passes = [lambda p=part, a=a, b=b: p(g, a, b) / len(parts) for part in parts for a, b in chunks]
+                    losses.append(_step(passes, params, optimizer, scheduler, config, done))
             done += len(batch)
             since_ckpt += len(batch)
             for st in stats:
