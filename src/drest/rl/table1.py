@@ -91,7 +91,12 @@ def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) 
     One Ctrl-C (or SIGTERM) stops the whole reproduction: no queued run starts, the running
     ones checkpoint and stop (killed after ``GRACE_S`` if they cannot, e.g. while compiling:
     the checkpoint and log on disk are consistent at any instant); a second Ctrl-C stops
-    waiting for them. Re-running the command resumes."""
+    waiting for them. Re-running the command resumes.
+
+    While the loop runs, SIGINT and SIGTERM only set a flag that the loop reads between
+    steps. Raised as ``KeyboardInterrupt`` they could land inside ``Process.start()`` (a
+    worker started but never registered: not stopped, then waited for at exit: the hang
+    CI saw) or in a garbage-collection callback that swallows them."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -104,10 +109,12 @@ def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) 
 
         bar = tqdm(total=len(CONFIGS) * steps, unit="step", unit_scale=True, desc=f"table1 ({jobs} workers)",
                    dynamic_ncols=True, file=sys.stderr, mininterval=1.0 if sys.stderr.isatty() else 60.0)
+    stop: list[int] = []
+    handlers = {sig: signal.signal(sig, lambda signum, _: stop.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         last_tick = 0.0
-        while queue or running:
-            while queue and len(running) < jobs:
+        while (queue or running) and not stop:
+            while queue and len(running) < jobs and not stop:
                 name, config = queue.pop(0)
                 proc = ctx.Process(target=_worker, args=(out / name, config, name), name=f"drest-{name}")
                 proc.start()
@@ -124,10 +131,12 @@ def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) 
                 if bar is not None:
                     _show_progress(bar, out)
             time.sleep(0.2)
-    except KeyboardInterrupt:
-        _stop_workers(running)
-        raise
+        if stop:
+            _stop_workers(running, again=stop[1:])
+            raise KeyboardInterrupt
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
         if old_flags is None:
@@ -138,10 +147,10 @@ def _run_parallel(out: Path, todo, jobs: int, progress: bool, steps: int, tick) 
         raise DrestError("reproduce: " + ", ".join(failed) + " failed (messages above); re-run to resume the rest")
 
 
-def _stop_workers(running: dict) -> None:
+def _stop_workers(running: dict, again: list) -> None:
     """SIGTERM every running worker, wait up to ``GRACE_S`` for their checkpoints (a second
-    Ctrl-C or SIGTERM ends the wait), then SIGKILL what is left."""
-    again = []
+    Ctrl-C or SIGTERM, here or already in ``again``, ends the wait), then SIGKILL what is left."""
+    again = list(again)
     handlers = {sig: signal.signal(sig, lambda *_: again.append(sig)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"drest: stopping {len(running)} running run(s): they checkpoint (Ctrl-C again to stop at once); "
