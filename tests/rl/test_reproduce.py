@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -47,9 +48,11 @@ class _FakeProcess:
     def start(self):
         self.alive = True
         for _ in range(self.interrupts):
-            os.kill(os.getpid(), signal.SIGINT)  # delivered while start() is still running
-            for _ in range(1000):  # bytecode boundaries, where Python runs signal handlers
-                pass
+            # to the main thread itself (os.kill may hand it to another thread, e.g. one of JAX's,
+            # and Python would run the handler only after start() returned); the sleep is where
+            # Python runs the handler, still inside start()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            time.sleep(0.05)
         _FakeProcess.started.append(self)
 
     def is_alive(self):
@@ -83,6 +86,7 @@ def test_an_interrupt_inside_process_start_starts_nothing_more_and_stops_that_wo
     monkeypatch.setattr(multiprocessing, "get_context", lambda method: Ctx)
     monkeypatch.setattr(table1, "GRACE_S", 0.1 if interrupts == 1 else 60.0)
     todo = [(f"run{i}", None) for i in range(4)]
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         table1._run_parallel(tmp_path, todo, jobs=2, progress=False, steps=1, tick=lambda: None)
@@ -90,7 +94,7 @@ def test_an_interrupt_inside_process_start_starts_nothing_more_and_stops_that_wo
     (worker,) = _FakeProcess.started
     assert not worker.alive and worker.killed == (interrupts == 2)  # the one that did was stopped
     assert time.monotonic() - t0 < 10  # the second Ctrl-C did not wait out the 60 s grace
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # handlers restored
 
 
 TINY = dict(num_envs=16, num_steps=16, num_minibatches=2, actor_hidden=[16], critic_hidden=[16], eval_banks=["train"],
