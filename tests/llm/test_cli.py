@@ -105,6 +105,7 @@ def test_train_checkpoint_and_resume_match_an_unbroken_run(tiny_model_dir, tmp_p
 
 def _loop_sample_run(model_dir, out, micro_batch):
     """The loop in sample mode on four fixed answers: a, unreadable, c, and b cut off at the cap."""
+    from drest.llm import shared_prompt
     from drest.llm.config import TrainConfig
 
     model, tokenizer = models.load(str(model_dir))
@@ -115,18 +116,25 @@ def _loop_sample_run(model_dir, out, micro_batch):
     cap = len(fixed[-1])  # the last one is cut off at the cap (no end-of-sequence token), readable
     fixed = [ids + [eos] * (cap - len(ids)) for ids in fixed]
 
-    def fake_generate(input_ids, num_return_sequences, **kwargs):
-        rows = [fixed[i % 4] for i in range(num_return_sequences)]
-        return torch.cat([input_ids.expand(num_return_sequences, -1), torch.tensor(rows)], dim=1)
+    def fake_generate(input_ids, **kwargs):
+        rows = [fixed[i % 4] for i in range(input_ids.shape[0])]
+        return torch.cat([input_ids, torch.tensor(rows)], dim=1)
 
     model.generate = fake_generate
-    passes = []
-    model.register_forward_hook(lambda m, args, kwargs, out: passes.append(kwargs["input_ids"].shape[0]),
-                                with_kwargs=True)
+    passes = []  # answers per forward/backward pass
+
+    def spy(model, ids, *args, **kwargs):
+        passes.append(ids.shape[0])
+        return token_logprobs(*(model, ids) + args, **kwargs)
+
     config = TrainConfig(model=str(model_dir), out=str(out), trainer="loop", mode="sample", meta_episode=4,
                          micro_batch=micro_batch, max_prompts=1, max_completion_tokens=cap, kl_coef=0.0, lr=1e-2,
                          warmup_steps=0, lora_dropout=0.0, quantize="none")
-    peft_model, _ = loop.train(config, model, tokenizer, progress=False)
+    token_logprobs, shared_prompt.token_logprobs = shared_prompt.token_logprobs, spy
+    try:
+        peft_model, _ = loop.train(config, model, tokenizer, progress=False)
+    finally:
+        shared_prompt.token_logprobs = token_logprobs
     return config, {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}, passes
 
 

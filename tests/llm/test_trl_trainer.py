@@ -82,8 +82,9 @@ def test_two_processes_reward_whole_meta_episodes_and_stay_in_sync(smollm2_path,
     assert any(float(t.abs().max()) > 0 for k, t in rank0.items() if "lora_B" in k)  # training moved them
 
 
-def test_killed_run_resumes_to_the_unbroken_adapter(smollm2_path, tmp_path):
-    args = ["--max-prompts", "4", "--micro-batch", "8"]
+def test_killed_run_resumes_to_the_unbroken_adapter(tiny_model_dir, tmp_path):
+    # the tiny model on final-line prompts (always readable, so the adapter moves)
+    args = ["--max-prompts", "4", "--micro-batch", "8", "--model", str(tiny_model_dir), "--dataset", "train/post"]
     _run([sys.executable, RUN, str(tmp_path / "full")] + args)
     killed = _run([sys.executable, RUN, str(tmp_path / "broken"), "--kill-at", "3"] + args, check=False)
     assert killed.returncode == -9  # SIGKILL as step 3 began, after the checkpoint at step 2
@@ -93,6 +94,7 @@ def test_killed_run_resumes_to_the_unbroken_adapter(smollm2_path, tmp_path):
     _run([sys.executable, RUN, str(tmp_path / "broken"), "--resume"] + args)
     full, resumed = torch.load(tmp_path / "full" / "rank0.pt"), torch.load(tmp_path / "broken" / "rank0.pt")
     assert full.keys() == resumed.keys()
+    assert max(float(t.abs().max()) for k, t in full.items() if "lora_B" in k) > 1e-3  # it trained
     for key in full:
         torch.testing.assert_close(full[key], resumed[key])
     assert _rows(tmp_path / "full") == _rows(tmp_path / "broken")
@@ -134,6 +136,78 @@ def test_sample_mode_reads_answers_and_handles_truncation(tiny_model_dir, tmp_pa
     r, adv = rewards.advantages(record, expected, config)
     np.testing.assert_allclose(row["rewards"], r, atol=1e-6)
     np.testing.assert_allclose(row["advantages"], adv, atol=1e-5)
+
+
+def test_sample_mode_training_pass_shares_the_prompt_and_trains_trls_adapter(tiny_model_dir, tmp_path, monkeypatch):
+    """Sample mode's loss (and old-logps) passes encode each prompt once per micro-batch
+    (drest.llm.shared_prompt) and train the adapter TRL's own full passes train."""
+    from trl import RLOOTrainer
+
+    from drest.llm import shared_prompt, trl_trainer
+
+    cls = trl_trainer.trainer_class()
+    _, tokenizer = models.load(str(tiny_model_dir))
+    answers = _texts_to_ids(tokenizer, ["Final Answer: [a]", "I compare them.\nFinal Answer: [ C ]",
+                                        "Final Answer: [b]", "no idea"], eos=True)
+    monkeypatch.setattr(cls, "_generate_single_turn", lambda self, ids, *_: [answers[i % 4] for i in range(len(ids))])
+
+    def trls_own(self, model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy):
+        return RLOOTrainer._get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                                              batch_size, compute_entropy)
+
+    def run(name, ours):
+        model, _ = models.load(str(tiny_model_dir))
+        calls = []
+        config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / name), mode="sample", meta_episode=4,
+                             micro_batch=2, max_prompts=2, lr=1e-2, kl_coef=0.0, warmup_steps=0, health_window=0,
+                             lora_dropout=0.0, max_completion_tokens=16, quantize="none")
+        with monkeypatch.context() as m:
+            m.setattr(shared_prompt, "token_logprobs",
+                      lambda *a, **k: calls.append(a[1].shape[0]) or TOKEN_LOGPROBS(*a, **k))
+            if not ours:
+                m.setattr(cls, "_shared_prompt_logps", trls_own)
+            peft_model, _ = trl_trainer.train(config, model, tokenizer, progress=False)
+        return {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}, calls
+
+    TOKEN_LOGPROBS = shared_prompt.token_logprobs
+    ours, calls = run("shared", True)
+    # per step: the old pass over the 4 answers (micro-batches of 2) and two loss passes of 2
+    assert calls == [2, 2, 2, 2] * 2
+    theirs, none = run("trl", False)
+    assert none == []
+    assert max(float(t.abs().max()) for k, t in ours.items() if "lora_B" in k) > 1e-3  # it learned
+    for key in ours:
+        gap = float((ours[key] - theirs[key]).norm() / theirs[key].norm())
+        assert gap < 1e-3, (key, gap)
+
+
+def test_sample_mode_generates_from_the_shared_prompt(tiny_model_dir, tmp_path, monkeypatch):
+    """Real sampling on the TRL path: one shared-prompt generate call per generation batch,
+    answers cut at the cap or after their first end token."""
+    from drest.llm import shared_prompt, trl_trainer
+
+    model, tokenizer = models.load(str(tiny_model_dir))
+    real, seen = shared_prompt.generate, []
+
+    def spy(model, ids, mask, config):
+        out = real(model, ids, mask, config)
+        seen.append((ids.shape[0], out.tolist()))
+        return out
+
+    monkeypatch.setattr(shared_prompt, "generate", spy)
+    config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / "s"), mode="sample", meta_episode=4,
+                         micro_batch=4, max_prompts=2, kl_coef=0.0, warmup_steps=0, health_window=0,
+                         max_completion_tokens=8, quantize="none")
+    trl_trainer.train(config, model, tokenizer, progress=False)
+    assert [n for n, _ in seen] == [4, 4]
+    rows = _rows(tmp_path / "s")
+    assert len(rows) == 2 and all(len(r["answers"]) == 4 for r in rows)
+    eos = tokenizer.eos_token_id
+    for _, gen in seen:
+        for row in gen:
+            assert len(row) <= 8
+            if eos in row:  # after the end token only padding
+                assert all(t == tokenizer.pad_token_id for t in row[row.index(eos) + 1:])
 
 
 def test_exact_mode_on_final_line_prompts_draws_whole_allowed_lines(tiny_model_dir, tmp_path, monkeypatch):
@@ -198,7 +272,9 @@ def test_exact_mode_serves_old_logps_from_the_sampled_distribution(tiny_model_di
 
     served, n_served = run("served", True)
     computed, n_computed = run("computed", False)
-    assert n_computed - n_served == 2  # one pass fewer in each of the 2 steps
+    # one old-logps pass fewer in each of the 2 steps: one forward call on letter prompts, two
+    # on final-line prompts (the shared prompt, then the lines after it)
+    assert n_computed - n_served == 2 * (2 if dataset == "train/post" else 1)
     if dataset == "post-train":
         # the random model's answers are all unreadable here (zero advantages), so only the
         # passes are checked: sampling, (reference,) loss

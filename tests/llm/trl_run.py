@@ -1,4 +1,4 @@
-"""A short DReST run of SmolLM2-135M on the TRL trainer, started as a separate
+"""A short DReST run on the TRL trainer (SmolLM2-135M unless ``--model``), started as a separate
 process by tests/llm/test_trl_trainer.py (alone, or under ``torchrun
 --nproc_per_node 2`` with gloo on CPU). Each rank then saves its LoRA weights to
 OUT/rank<r>.pt. ``--kill-at N`` SIGKILLs the process as optimiser step N begins."""
@@ -28,14 +28,16 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("--mode", default="exact")
+    p.add_argument("--model", help="model directory (default: the packaged SmolLM2)")
+    p.add_argument("--dataset", default="post-train")
     p.add_argument("--max-prompts", type=int, default=2)
     p.add_argument("--micro-batch", type=int, default=2)
     p.add_argument("--kill-at", type=int)
     p.add_argument("--resume", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(1)
-    config = TrainConfig(model=models.packaged_smollm2(), out=a.out, mode=a.mode, meta_episode=8,
-                         micro_batch=a.micro_batch, max_prompts=a.max_prompts, lr=2e-3, warmup_steps=0, kl_coef=0.0,
+    config = TrainConfig(model=a.model or models.packaged_smollm2(), out=a.out, dataset=a.dataset, mode=a.mode,
+                         meta_episode=8, micro_batch=a.micro_batch, max_prompts=a.max_prompts, lr=2e-3, warmup_steps=0, kl_coef=0.0,
                          lora_r=4, lora_alpha=8, lora_dropout=0.0, max_completion_tokens=24, checkpoint_every=2,
                          health_window=0, quantize="none", seed=3)
     model, tokenizer = models.load(config.model)

@@ -119,6 +119,9 @@ def _train_options(p) -> None:
         flag = "--" + f.name.replace("_", "-")
         kind = {"max_prompts": int, "group_size": int}.get(f.name, type(f.default))
         help_text = c.HELP.get(f.name, "")
+        if kind is bool:
+            p.add_argument(flag, action="store_true", help=help_text)
+            continue
         p.add_argument(flag, type=kind, default=f.default, choices=c.CHOICES.get(f.name),
                        help=f"{help_text} (default {f.default})".lstrip())
 

@@ -52,6 +52,8 @@ HELP = {
     "vllm": "TRL trainer: generate with vLLM (colocate, or server started by `trl vllm-serve`)",
     "health_window": "meta-episodes the health check looks back over (0: off)",
     "max_unreadable": "stop when the unreadable share over the health window exceeds this",
+    "gradient_checkpointing": "TRL trainer: recompute activations in the backward pass (less memory, more compute; "
+                              "each answer then re-encodes its prompt instead of sharing it)",
 }
 
 
@@ -91,6 +93,7 @@ class TrainConfig:
     vllm: str = "off"
     health_window: int = 16
     max_unreadable: float = 0.5
+    gradient_checkpointing: bool = False
     seed: int = 0
 
     @property

@@ -104,39 +104,41 @@ def _completion_logprobs(model, prompt_ids, completions, eos_ids: set[int]):
     """Sum of token log-probs of each completion (up to and including its first EOS)."""
     import torch
 
+    from .shared_prompt import token_logprobs
+
     device = next(model.parameters()).device
-    n_prompt = prompt_ids.shape[-1]
-    seqs = torch.cat([prompt_ids.expand(completions.shape[0], -1), completions], dim=1).to(device)
-    keep = torch.ones_like(completions, dtype=torch.bool)
+    keep = torch.ones_like(completions, dtype=torch.long)
     for i, row in enumerate(completions.tolist()):
         ends = [t for t, tok in enumerate(row) if tok in eos_ids]
         if ends:
-            keep[i, ends[0] + 1:] = False
-    mask = torch.cat([torch.ones((completions.shape[0], n_prompt), dtype=torch.bool), keep], dim=1).to(device)
-    logits = model(input_ids=seqs, attention_mask=mask.long()).logits[:, n_prompt - 1:-1].float()
-    tok_logp = logits.log_softmax(-1).gather(-1, completions.to(device)[..., None])[..., 0]
-    return (tok_logp * keep.to(device)).sum(-1)
+            keep[i, ends[0] + 1:] = 0
+    prompt = prompt_ids.expand(completions.shape[0], -1).to(device)
+    keep = keep.to(device)
+    tok_logp, _ = token_logprobs(model, prompt, torch.ones_like(prompt), completions.to(device), keep)
+    return (tok_logp * keep).sum(-1)
 
 
 def _sample_meta_episode(model, tokenizer, record, config):
     """Generate the meta-episode's completions, read them, and return a function giving
     each group's policy-gradient loss."""
     import torch
+    from transformers import GenerationConfig
+
+    from . import shared_prompt
 
     prompt_ids = tokenizer(chat_text(tokenizer, record["prompt"]), add_special_tokens=False,
                            return_tensors="pt")["input_ids"]
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
     eos_ids = set(eos if isinstance(eos, list) else [eos])
+    settings = GenerationConfig(do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
+                                max_new_tokens=config.max_completion_tokens, pad_token_id=tokenizer.pad_token_id,
+                                eos_token_id=sorted(eos_ids))
+    rows = prompt_ids.repeat(config.group, 1).to(device)
     completions = []
     model.eval()
-    with torch.no_grad():
-        for _ in range(config.meta_episode // config.group):
-            out = model.generate(input_ids=prompt_ids.to(device), attention_mask=torch.ones_like(prompt_ids).to(device),
-                                 do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
-                                 max_new_tokens=config.max_completion_tokens,
-                                 num_return_sequences=config.group, pad_token_id=tokenizer.pad_token_id)
-            completions.extend(out[:, prompt_ids.shape[-1]:].cpu())
+    for _ in range(config.meta_episode // config.group):
+        completions.extend(shared_prompt.generate(model, rows, torch.ones_like(rows), settings).cpu())
     model.train()
     texts = [tokenizer.decode(c, skip_special_tokens=True) for c in completions]
     answers = [parse_answer(t, record["valid_answers"]) for t in texts]

@@ -57,12 +57,14 @@ def generate_transformers(model, tokenizer, displays: list[dict], settings: Samp
     from tqdm import tqdm
     from transformers import GenerationConfig
 
+    from .shared_prompt import generate
+
     prompt_ids = encode_prompts(tokenizer, displays)
     check_context(displays, prompt_ids, settings.max_new_tokens, context_length(model))
     stop = _stop_ids(model, tokenizer)
     config = GenerationConfig(do_sample=True, temperature=settings.temperature, top_k=0, top_p=1.0,
-                              max_new_tokens=settings.max_new_tokens, num_return_sequences=settings.answers,
-                              pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(stop))
+                              max_new_tokens=settings.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                              eos_token_id=sorted(stop))
     device = next(model.parameters()).device
     out: list[list[tuple[str, bool]]] = []
     with torch.no_grad(), tqdm(total=len(displays) * settings.answers, desc="sampling", unit="answer",
@@ -77,8 +79,9 @@ def generate_transformers(model, tokenizer, displays: list[dict], settings: Samp
                 mask[i, width - len(p):] = 1
             # seeded per batch, so a batch's answers do not depend on earlier batches
             torch.manual_seed(settings.seed * 1_000_003 + start)
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
-            gen = gen[:, width:].tolist()
+            # each prompt encoded once for its answers (shared_prompt)
+            gen = generate(model, ids.repeat_interleave(settings.answers, 0).to(device),
+                           mask.repeat_interleave(settings.answers, 0).to(device), config).tolist()
             for i in range(len(batch)):
                 answers = []
                 for seq in gen[i * settings.answers:(i + 1) * settings.answers]:

@@ -165,27 +165,22 @@ def continuation_logprobs(model, prompt_ids: list[int], conts: list[list[int]], 
 def continuation_token_logprobs(model, prompt_ids: list[int], conts: list[list[int]], pad_id: int,
                                 temperature: float = 1.0) -> list[list[float]]:
     """Each token's log-probability in each continuation of one prompt, from the logits
-    divided by ``temperature``. The prompt is encoded once and its key/value cache shared
-    by the continuations (a prompt's allowed lines differ only after it): one long forward
-    pass instead of one per line."""
+    divided by ``temperature``; the prompt is encoded once for all of them
+    (:mod:`drest.llm.shared_prompt`)."""
     import torch
 
+    from .shared_prompt import token_logprobs
+
     device = next(model.parameters()).device
-    first = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
-    head = (first.logits[0, -1].float() / temperature).log_softmax(-1)  # each continuation's first token
-    cache = first.past_key_values
-    cache.batch_repeat_interleave(len(conts))
     width = max(map(len, conts))
     ids = torch.full((len(conts), width), pad_id, dtype=torch.long, device=device)
-    mask = torch.zeros((len(conts), len(prompt_ids) + width), dtype=torch.long, device=device)
-    mask[:, :len(prompt_ids)] = 1
+    keep = torch.zeros((len(conts), width), dtype=torch.long, device=device)
     for i, c in enumerate(conts):
         ids[i, :len(c)] = torch.tensor(c, device=device)
-        mask[i, len(prompt_ids):len(prompt_ids) + len(c)] = 1
-    logp = (model(input_ids=ids, attention_mask=mask, past_key_values=cache).logits.float()
-            / temperature).log_softmax(-1)
-    return [[float(head[c[0]])] + logp[i, :len(c) - 1].gather(-1, ids[i, 1:len(c), None])[:, 0].tolist()
-            for i, c in enumerate(conts)]
+        keep[i, :len(c)] = 1
+    prompt = torch.tensor([prompt_ids] * len(conts), device=device)
+    logp, _ = token_logprobs(model, prompt, torch.ones_like(prompt), ids, keep, temperature)
+    return [logp[i, :len(c)].tolist() for i, c in enumerate(conts)]
 
 
 def final_line_probs(model, tokenizer, displays: list[dict], progress: bool = True,

@@ -28,6 +28,10 @@ What the subclass changes, and why:
   instead one whole allowed line, drawn from the lines' probabilities (each line
   scored as the whole reply, as ``drest llm eval --mode logprob`` reads them), and
   the loss uses one forward pass per distinct (prompt, line) row.
+* Sample mode with transformers (``_sample_answers``, ``_shared_prompt_logps``):
+  each distinct prompt is encoded once and its cache shared by its answers, in
+  generation and in every log-probability pass (``drest.llm.shared_prompt``), and
+  answers are drawn in eval mode (the policy, not a dropout draw of it).
 * Health: after each meta-episode a window of the last ``health_window`` ones
   stops the run with a one-line reason when the unreadable share exceeds
   ``max_unreadable`` or every answer of every group got the same reward (no
@@ -191,7 +195,9 @@ def _build_trainer_class():
         # ---- exact mode: one-token answers from one forward pass per distinct prompt
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields):
             if self.drest.mode != "exact":
-                return super()._generate_single_turn(prompt_ids, images, multimodal_fields)
+                if self.use_vllm or images is not None or multimodal_fields:
+                    return super()._generate_single_turn(prompt_ids, images, multimodal_fields)
+                return self._sample_answers(prompt_ids)
             from .scoring import next_token_logprobs
 
             model = self.accelerator.unwrap_model(self.model)
@@ -211,6 +217,30 @@ def _build_trainer_class():
             self._sampled = {(tuple(ids), (t,)): [float(logps[r, t])]
                              for ids, r, t in zip(prompt_ids, rows.tolist(), draws)}
             return [[int(t)] for t in draws]
+
+        # ---- sample mode with transformers: TRL's generation, each distinct prompt encoded once
+        def _sample_answers(self, prompt_ids):
+            """Answers drawn from the policy itself (eval mode: not a dropout draw of it, as in
+            exact mode and the loop), each up to and including its first end token."""
+            from trl.models import unwrap_model_for_generation
+
+            from .shared_prompt import generate
+
+            pad, width = self._tokenizer.pad_token_id, max(map(len, prompt_ids))
+            device = self.accelerator.device
+            ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompt_ids], device=device)
+            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], device=device)
+            with (unwrap_model_for_generation(self.model_wrapped, self.accelerator,
+                                              gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                                              generation_kwargs=self.generation_kwargs,
+                                              gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
+                  as model, self._dist.summon_full_params(self.model_wrapped, recurse=False)):
+                was_training = model.training
+                model.eval()
+                new = generate(model, ids, mask, self.generation_config)
+                model.train(was_training)
+            ends = set(self.eos_token_ids)
+            return [row[:next((i + 1 for i, t in enumerate(row) if t in ends), len(row))] for row in new.tolist()]
 
         # ---- exact mode on final-line prompts: the answer is one whole allowed line, drawn
         # from the lines' probabilities (each written as the whole reply, as in
@@ -279,17 +309,8 @@ def _build_trainer_class():
             if served is not None:
                 return served, None, None
             if logits_to_keep != 1:
-                # exact mode on final-line prompts: a group's 32 answers are a few distinct
-                # lines; one forward pass per distinct row, expanded back (gradients add up)
-                both = torch.cat([input_ids, attention_mask], dim=1)
-                distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
-                if distinct.shape[0] == both.shape[0]:
-                    return super()._get_per_token_logps_and_entropies(
-                        model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, **kwargs)
-                logps, entropy, aux = super()._get_per_token_logps_and_entropies(
-                    model, distinct[:, :input_ids.shape[1]], distinct[:, input_ids.shape[1]:], logits_to_keep,
-                    batch_size, compute_entropy, **kwargs)
-                return logps[inverse], None if entropy is None else entropy[inverse], aux
+                return self._shared_prompt_logps(model, input_ids, attention_mask, logits_to_keep, batch_size,
+                                                 compute_entropy)
             prefix, mask = input_ids[:, :-1], attention_mask[:, :-1]
             both = torch.cat([prefix, mask], dim=1)
             distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
@@ -302,6 +323,30 @@ def _build_trainer_class():
             per_token = logp.gather(-1, input_ids[:, -1:])
             entropy = -(logp.exp() * logp).sum(-1, keepdim=True) if compute_entropy else None
             return per_token, entropy, None
+
+        def _shared_prompt_logps(self, model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy):
+            """Answers of more than one token (sample mode; exact mode's final lines): each
+            distinct row once (exact mode's 32 answers are a few lines; gradients of repeated
+            rows add up), and in each chunk of ``batch_size`` rows each distinct prompt
+            encoded once (drest.llm.shared_prompt)."""
+            from .shared_prompt import token_logprobs
+
+            distinct, inverse = torch.unique(torch.cat([input_ids, attention_mask], dim=1), dim=0,
+                                             return_inverse=True)
+            width = input_ids.shape[1]
+            ids, mask = distinct[:, :width], distinct[:, width:]
+            cut = width - logits_to_keep
+            size = batch_size or ids.shape[0]
+            logps, entropies = [], []
+            for lo in range(0, ids.shape[0], size):
+                rows = slice(lo, lo + size)
+                with self.accelerator.autocast():
+                    logp, ent = token_logprobs(model, ids[rows, :cut], mask[rows, :cut], ids[rows, cut:],
+                                               mask[rows, cut:], self.temperature, compute_entropy)
+                logps.append(logp)
+                entropies.append(ent)
+            logps = torch.cat(logps)[inverse]
+            return logps, torch.cat(entropies)[inverse] if compute_entropy else None, None
 
     return DReSTRLOOTrainer
 
@@ -364,9 +409,9 @@ def trl_args(config, n_prompts: int, progress: bool = True, exact_tokens: int = 
         save_strategy="steps", save_steps=max(1, config.checkpoint_every // config.prompts_per_step),
         logging_steps=1, report_to=[] if config.report_to == "none" else [config.report_to],
         disable_tqdm=not progress, remove_unused_columns=False, bf16=bf16,
-        # TRL's default trades a second forward pass for activation memory; exact mode's
-        # answers are one token or one short line, so its activations are the prompt's
-        gradient_checkpointing=config.mode == "sample",
+        # TRL's default trades a second forward pass for activation memory; with each prompt
+        # encoded once per micro-batch (shared_prompt) the activations are mostly the answers'
+        gradient_checkpointing=config.gradient_checkpointing,
         # CPU processes (torchrun) talk over gloo
         use_cpu=not cuda, ddp_backend="gloo" if not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
         use_vllm=config.vllm != "off", vllm_mode="colocate" if config.vllm == "off" else config.vllm,
