@@ -138,9 +138,12 @@ def test_sample_mode_reads_answers_and_handles_truncation(tiny_model_dir, tmp_pa
     np.testing.assert_allclose(row["advantages"], adv, atol=1e-5)
 
 
-def test_sample_mode_training_pass_shares_the_prompt_and_trains_trls_adapter(tiny_model_dir, tmp_path, monkeypatch):
-    """Sample mode's loss (and old-logps) passes encode each prompt once per micro-batch
-    (drest.llm.shared_prompt) and train the adapter TRL's own full passes train."""
+@pytest.mark.parametrize("kl_coef", [0.0, 0.05])
+def test_sample_mode_training_pass_shares_the_prompt_and_trains_trls_adapter(tiny_model_dir, tmp_path, monkeypatch,
+                                                                               kl_coef):
+    """Sample mode's log-probability passes encode each prompt once per micro-batch
+    (drest.llm.shared_prompt), skip TRL's old-logps pass when it can only make a ratio of 1
+    (no KL term, one update per batch), and train the adapter TRL's own passes train."""
     from trl import RLOOTrainer
 
     from drest.llm import shared_prompt, trl_trainer
@@ -159,7 +162,7 @@ def test_sample_mode_training_pass_shares_the_prompt_and_trains_trls_adapter(tin
         model, _ = models.load(str(tiny_model_dir))
         calls = []
         config = TrainConfig(model=str(tiny_model_dir), out=str(tmp_path / name), mode="sample", meta_episode=4,
-                             micro_batch=2, max_prompts=2, lr=1e-2, kl_coef=0.0, warmup_steps=0, health_window=0,
+                             micro_batch=2, max_prompts=2, lr=1e-2, kl_coef=kl_coef, warmup_steps=0, health_window=0,
                              lora_dropout=0.0, max_completion_tokens=16, quantize="none")
         with monkeypatch.context() as m:
             m.setattr(shared_prompt, "token_logprobs",
@@ -170,10 +173,11 @@ def test_sample_mode_training_pass_shares_the_prompt_and_trains_trls_adapter(tin
         return {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}, calls
 
     TOKEN_LOGPROBS = shared_prompt.token_logprobs
-    ours, calls = run("shared", True)
-    # per step: the old pass over the 4 answers (micro-batches of 2) and two loss passes of 2
-    assert calls == [2, 2, 2, 2] * 2
-    theirs, none = run("trl", False)
+    ours, calls = run(f"shared{kl_coef}", True)
+    # per step, in micro-batches of 2: with a KL term the old and the reference passes over the
+    # 4 answers, then the two loss passes; without, the loss passes only
+    assert calls == ([2, 2, 2, 2, 2, 2] if kl_coef else [2, 2]) * 2
+    theirs, none = run(f"trl{kl_coef}", False)
     assert none == []
     assert max(float(t.abs().max()) for k, t in ours.items() if "lora_B" in k) > 1e-3  # it learned
     for key in ours:

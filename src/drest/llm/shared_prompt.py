@@ -2,12 +2,12 @@
 key/value cache shared by every answer drawn from it or scored after it.
 
 A meta-episode is one prompt answered 32 times, so re-encoding the prompt for each
-answer was most of the cost of training in sample mode. Measured on SmolLM2-135M,
-one CPU thread, a 263-token prompt and 24-token answers
-(``benchmarks/llm_trainers.py`` has the whole-run figures): 32 answers generated in
-64 s with the prompt in every row, 15 s with it shared; forward and backward over 8
-answers 60.7 s and 7.3 s, same log-probability. The prompt's activations are then
-computed once, and its gradient is the sum over the answers that share it.
+answer was most of the cost of training in sample mode. ``benchmarks/shared_prompt.py``
+(SmolLM2-135M, one CPU thread, a 263-token prompt, 24-token answers): 32 answers
+sampled in 59.8 s with the prompt in every row, 12.9 s with it shared; forward and
+backward over 8 answers 47.0 s and 6.9 s, same log-probability. The prompt's
+activations are computed once, and its gradient is the sum over the answers that
+share it.
 
 Rows are left-padded prompts (``ids``, ``mask``) and may repeat; completions are
 right-padded. A model whose cache cannot be re-indexed by batch row (some hybrid

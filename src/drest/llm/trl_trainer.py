@@ -309,8 +309,16 @@ def _build_trainer_class():
             if served is not None:
                 return served, None, None
             if logits_to_keep != 1:
-                return self._shared_prompt_logps(model, input_ids, attention_mask, logits_to_keep, batch_size,
-                                                 compute_entropy)
+                on_policy = self.drest.mode == "sample" and self.num_iterations == 1 and self.beta == 0.0
+                if on_policy and not torch.is_grad_enabled() and not compute_entropy:  # TRL's old-logps pass
+                    return torch.zeros(input_ids.shape[0], logits_to_keep, device=input_ids.device), None, None
+                logps, entropy, aux = self._shared_prompt_logps(model, input_ids, attention_mask, logits_to_keep,
+                                                                batch_size, compute_entropy)
+                # one update per batch and no KL term: the "old" log-probabilities only make the
+                # importance ratio, which is 1 (TRL's separate pass makes it 1 bar a fresh LoRA-dropout
+                # draw). Skip that pass: old = 0 and new = logp - logp.detach() give a ratio of exactly
+                # 1 with the policy gradient, and no clipping
+                return (logps - logps.detach() if on_policy else logps), entropy, aux
             prefix, mask = input_ids[:, :-1], attention_mask[:, :-1]
             both = torch.cat([prefix, mask], dim=1)
             distinct, inverse = torch.unique(both, dim=0, return_inverse=True)
