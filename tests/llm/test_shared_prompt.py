@@ -4,6 +4,8 @@ import pytest
 
 from drest.llm import shared_prompt
 
+pytestmark = pytest.mark.slow  # loads SmolLM2's tokenizer, like the other model tests
+
 PROMPTS = [[5, 17, 99, 4, 8], [5, 17, 99, 4, 8], [61, 3, 250], [5, 17, 99, 4, 8], [61, 3, 250]]
 ANSWERS = [[7, 7, 2], [9], [11, 12], [13, 14, 15], [3]]
 
