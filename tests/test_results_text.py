@@ -1,4 +1,4 @@
-"""The numbers results/table1/README.md quotes are the committed data's."""
+"""The numbers the results READMEs quote are the committed data's."""
 
 import json
 import re
@@ -99,3 +99,23 @@ def test_llm_study_readme_table_is_study_json():
     welch, flat = study["comparison"]["main"]["welch"], " ".join(readme.split())
     assert f"`main` Welch t = {welch['t']:.2f}, df {welch['df']:.1f}, p = {welch['p']:.3f}" in flat
     assert f"Flattening c = {study['flattening']['c']:.3f}" in flat and study["flattening"]["applies"] is False
+
+
+def test_sweep_readme_numbers_are_the_committed_sweep():
+    """results/sweep/README.md's agreement figures come from the committed summary's table."""
+    here = Path(__file__).parents[1] / "results" / "sweep"
+    summary = (here / "run" / "summary.md").read_text()
+    rows = [[float(c) for c in line.split("|")[6:10]]
+            for line in summary.splitlines() if re.match(r"\| 0\.\d+ \| \d+ \|", line)]
+    ours_n, ours_u, paper_n, paper_u = np.array(rows).T
+    assert len(rows) == 26
+    gap = np.abs(ours_n - paper_n)
+    readme = re.sub(r"\s+", " ", (here / "README.md").read_text())
+    wall = re.search(r"Wall time: ([\d.]+) h", summary).group(1)
+    assert f"**Wall time: {wall} h**" in readme
+    assert f"correlates with the paper's at r = {np.corrcoef(ours_n, paper_n)[0, 1]:.2f}" in readme
+    assert f"mean |ours - paper| = {gap.mean():.3f}" in readme
+    assert f"within 0.05 at {int((gap <= 0.05).sum())} of 26 points and within 0.10 at {int((gap <= 0.10).sum())}" \
+        in readme
+    assert f"(mean {ours_u.mean():.3f} vs {paper_u.mean():.3f})" in readme
+    assert f"(r = {np.corrcoef(ours_u, paper_u)[0, 1]:.2f})" in readme

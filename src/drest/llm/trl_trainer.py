@@ -27,7 +27,7 @@ What the subclass changes, and why:
   On final-line prompts (``train/post``, the authors' current study) the answer is
   instead one whole allowed line, drawn from the lines' probabilities (each line
   scored as the whole reply, as ``drest llm eval --mode logprob`` reads them), and
-  the loss uses one forward pass per distinct (prompt, line) row.
+  the loss uses each distinct (prompt, line) row once, its prompt encoded once.
 * Sample mode with transformers (``_sample_answers``, ``_shared_prompt_logps``):
   each distinct prompt is encoded once and its cache shared by its answers, in
   generation and in every log-probability pass (``drest.llm.shared_prompt``), and
