@@ -224,12 +224,10 @@ def _build_trainer_class():
             exact mode and the loop), each up to and including its first end token."""
             from trl.models import unwrap_model_for_generation
 
+            from .scoring import left_padded
             from .shared_prompt import generate
 
-            pad, width = self._tokenizer.pad_token_id, max(map(len, prompt_ids))
-            device = self.accelerator.device
-            ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompt_ids], device=device)
-            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], device=device)
+            batch = left_padded(prompt_ids, self._tokenizer.pad_token_id, self.accelerator.device)
             with (unwrap_model_for_generation(self.model_wrapped, self.accelerator,
                                               gather_deepspeed3_params=self.args.ds3_gather_for_generation,
                                               generation_kwargs=self.generation_kwargs,
@@ -237,7 +235,7 @@ def _build_trainer_class():
                   as model, self._dist.summon_full_params(self.model_wrapped, recurse=False)):
                 was_training = model.training
                 model.eval()
-                new = generate(model, ids, mask, self.generation_config)
+                new = generate(model, batch["input_ids"], batch["attention_mask"], self.generation_config)
                 model.train(was_training)
             ends = set(self.eos_token_ids)
             return [row[:next((i + 1 for i, t in enumerate(row) if t in ends), len(row))] for row in new.tolist()]
