@@ -61,9 +61,9 @@ def test_typed_values_from_python_and_toml(tmp_path):
     with pytest.raises(DrestError, match="lr: expected a number"):
         TrainConfig(lr=False)
     f = tmp_path / "c.toml"
-    f.write_text('algo = "a2c"\nlr = 3e-4\nactor_hidden = [32, 32]\nanneal_lr = false\n')
+    f.write_text('algo = "a2c"\nlr = 3e-4\nactor_hidden = [32, 32]\nanneal_lr = true\n')
     c = load_config(f)
-    assert (c.lr, c.actor_hidden, c.anneal_lr, c.num_steps, c.optimizer) == (3e-4, (32, 32), False, 16, "rmsprop")
+    assert (c.lr, c.actor_hidden, c.anneal_lr, c.num_steps, c.optimizer) == (3e-4, (32, 32), True, 192, "rmsprop")
     f.write_text("num_envs = 1.0\n")
     with pytest.raises(DrestError, match="num_envs: expected an integer, got 1.0"):
         load_config(f)
@@ -82,9 +82,13 @@ def test_presets_apply_however_the_config_is_built(tmp_path):
     f.write_text("algo: a2c\n")
     built = [TrainConfig(algo="a2c"), from_dict({"algo": "a2c"}), load_config(f), load_config(overrides={"algo": "a2c"})]
     assert all(c == built[0] for c in built)
-    assert (built[0].num_steps, built[0].lr, built[0].optimizer) == (16, 7e-4, "rmsprop")
+    a2c = built[0]  # the paper's (SB3's) A2C regime
+    assert (a2c.num_steps, a2c.lr, a2c.optimizer, a2c.anneal_lr, a2c.gae_lambda, a2c.ent_coef, a2c.norm_adv) == (
+        192, 7e-4, "rmsprop", False, 1.0, 0.0, False)
+    assert a2c.steps_per_update == 24576
     ppo = TrainConfig()
-    assert (ppo.num_steps, ppo.lr, ppo.optimizer) == (64, 1e-3, "adam")
+    assert (ppo.num_steps, ppo.lr, ppo.optimizer, ppo.anneal_lr, ppo.gae_lambda, ppo.ent_coef, ppo.norm_adv) == (
+        64, 1e-3, "adam", True, 0.95, 0.01, True)
     # an explicit value beats the preset
     assert TrainConfig(algo="a2c", num_steps=32, lr="1e-3").num_steps == 32
 
@@ -112,7 +116,7 @@ def test_train_help_lists_every_field(capsys):
     out = capsys.readouterr().out
     for name, f in FIELDS.items():
         assert f"\n  {name}" in out and f.metadata["help"] in out
-    assert "  anneal_lr [true]\n" in out and "  lr\n      learning rate (default: 1e-3 ppo, 7e-4 a2c)" in out
+    assert "  clip_eps [0.2]\n" in out and "  anneal_lr\n" in out and "  lr\n      learning rate (default: 1e-3 ppo, 7e-4 a2c)" in out
 
 
 def test_shipped_configs_load():

@@ -138,9 +138,14 @@ def _f(default, help: str, parse=None):
 
 # Per-algorithm defaults of the fields declared with ``None`` below, applied when a config is
 # built (TrainConfig(algo="a2c"), a file, flags and --set all give the same A2C; docs/rl.md).
+# A2C's are the paper's regime: Stable-Baselines3's A2C semantics (GAE lambda 1, no entropy
+# bonus, raw advantages, constant lr) and its 24,576 samples per update (128 envs x 192 steps
+# here, 3 x 8,192 in the paper): results/table1/README.md, "A2C".
 PRESETS: dict[str, dict[str, Any]] = {
-    "ppo": {"num_steps": 64, "lr": 1e-3, "optimizer": "adam"},
-    "a2c": {"num_steps": 16, "lr": 7e-4, "optimizer": "rmsprop"},
+    "ppo": {"num_steps": 64, "lr": 1e-3, "optimizer": "adam", "anneal_lr": True, "gae_lambda": 0.95,
+            "ent_coef": 0.01, "norm_adv": True},
+    "a2c": {"num_steps": 192, "lr": 7e-4, "optimizer": "rmsprop", "anneal_lr": False, "gae_lambda": 1.0,
+            "ent_coef": 0.0, "norm_adv": False},
 }
 
 
@@ -172,22 +177,23 @@ class TrainConfig:
     activation: str = _f("tanh", "tanh or relu", _str)
     # rollout (per seed; envs are split over devices)
     num_envs: int = _f(128, "parallel environments per seed", _int)
-    num_steps: int | None = _f(None, "rollout length per update (default: 64 ppo, 16 a2c)", _optional_int)
+    num_steps: int | None = _f(None, "rollout length per update (default: 64 ppo, 192 a2c)", _optional_int)
     devices: int = _f(0, "JAX devices a run's envs are split over (0: all that divide num_envs; drest train "
                          "makes one CPU device per core)", _int)
     # optimisation
     lr: float | None = _f(None, "learning rate (default: 1e-3 ppo, 7e-4 a2c)", _float)
-    anneal_lr: bool = _f(True, "anneal the learning rate linearly to 0 over the run", _bool)
+    anneal_lr: bool | None = _f(None, "anneal the learning rate linearly to 0 over the run (default: true ppo, "
+                                      "false a2c)", _bool)
     optimizer: str | None = _f(None, "adam or rmsprop (default: adam ppo, rmsprop a2c)", _str)
     gamma: float = _f(0.99, "discount of the advantage estimate", _float)
-    gae_lambda: float = _f(0.95, "GAE lambda", _float)
+    gae_lambda: float | None = _f(None, "GAE lambda (default: 0.95 ppo, 1.0 a2c)", _float)
     update_epochs: int = _f(1, "PPO epochs per rollout", _int)
     num_minibatches: int = _f(4, "PPO minibatches per epoch (must divide num_envs * num_steps)", _int)
     clip_eps: float = _f(0.2, "PPO clip range", _float)
-    ent_coef: float = _f(0.01, "entropy bonus coefficient", _float)
+    ent_coef: float | None = _f(None, "entropy bonus coefficient (default: 0.01 ppo, 0 a2c)", _float)
     vf_coef: float = _f(0.5, "value loss coefficient", _float)
     max_grad_norm: float = _f(0.5, "global gradient-norm clip", _float)
-    norm_adv: bool = _f(True, "normalise advantages per minibatch", _bool)
+    norm_adv: bool | None = _f(None, "normalise advantages per minibatch (default: true ppo, false a2c)", _bool)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
