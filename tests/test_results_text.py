@@ -124,3 +124,15 @@ def test_sweep_readme_numbers_are_the_committed_sweep():
         in readme
     assert f"(mean {ours_u.mean():.3f} vs {paper_u.mean():.3f})" in readme
     assert f"(r = {np.corrcoef(ours_u, paper_u)[0, 1]:.2f})" in readme
+
+
+def test_a2c_width_probe_numbers_are_its_log():
+    probe = TABLE1 / "a2c-paper-regime-3x256-30M"
+    last = read_jsonl(probe / "metrics.jsonl")[-2:]  # the final evaluation: train, then test
+    paper = json.loads((probe / "eval_paper-test.json").read_text())
+    text = README.replace("\n", " ")
+    test = next(r for r in last if r["split"] == "test")
+    assert f"{test['neutrality']:.3f} at the end (USEFULNESS {test['usefulness']:.3f};" in text
+    pi = next(r for r in paper["seeds"] if r["instrument"] == "paper")
+    got = f"{pi['neutrality']:.3f} / {pi['usefulness']:.3f}, against the paper's curve at 30M"
+    assert got in text
