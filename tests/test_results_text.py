@@ -14,6 +14,14 @@ TABLE1 = Path(__file__).parents[1] / "results" / "table1"
 README = (TABLE1 / "README.md").read_text()
 
 
+def _flat(text: str) -> str:
+    """Prose with its line breaks and indents as single spaces, so a quoted phrase may wrap."""
+    return " ".join(text.split())
+
+
+README_FLAT = _flat(README)
+
+
 def _pm(pair) -> str:
     return f"{pair[0]:.3f} ± {pair[1]:.3f}"
 
@@ -41,7 +49,7 @@ def test_a2c_drest_test_neutrality_peak_is_the_logged_one(run, phrase, expected)
         if r["split"] == "test":
             means[r["env_steps"]].append(r["neutrality"])
     steps, peak = max(((s, np.mean(v)) for s, v in means.items()), key=lambda sv: sv[1])
-    claim = re.search(phrase, README.replace("\n  ", " ").replace("\n", " "))
+    claim = re.search(phrase, README_FLAT)
     assert claim, "the README no longer states the A2C DReST peak"
     assert (float(claim.group(1)), int(claim.group(2))) == (round(peak, 3), round(steps / 1e6)) == expected
 
@@ -51,8 +59,8 @@ def test_per_world_analysis_output_is_committed_and_quoted():
     above = defaultdict(list)
     for algo, n in re.findall(r"\('(\w+)', 'default'\) seed \d: .*?worlds above 0.5 bits (\d+)", out):
         above[algo].append(int(n))
-    assert f"PPO {min(above['ppo'])}-{max(above['ppo'])} of" in README.replace("\n  ", " ")
-    assert f"A2C {min(above['a2c'])}-{max(above['a2c'])} worlds above 0.5 bits" in README.replace("\n  ", " ")
+    assert f"PPO {min(above['ppo'])}-{max(above['ppo'])} of" in README_FLAT
+    assert f"A2C {min(above['a2c'])}-{max(above['a2c'])} worlds above 0.5 bits" in README_FLAT
 
 
 def test_docs_rl_5m_table_is_the_first_table1_evaluation():
@@ -72,7 +80,7 @@ def test_docs_rl_5m_table_is_the_first_table1_evaluation():
 def test_quickstart_numbers_are_the_committed_runs():
     records = read_jsonl(Path(__file__).parents[1] / "results" / "quickstart" / "run" / "metrics.jsonl")
     last = max(r["env_steps"] for r in records)
-    readme = (Path(__file__).parents[1] / "README.md").read_text().replace("\n  ", " ")
+    readme = _flat((Path(__file__).parents[1] / "README.md").read_text())
     got = {}
     for split in ("train", "test"):
         for metric in ("neutrality", "usefulness"):
@@ -101,7 +109,7 @@ def test_llm_study_readme_table_is_study_json():
         for cell, arm in zip(cells[1:], ("default", "drest")):
             stat = arms[arm][suite][key]
             assert cell == f"{stat['mean']:{fmt}} ± {stat['sd']:{fmt}}", line
-    welch, flat = study["comparison"]["main"]["welch"], " ".join(readme.split())
+    welch, flat = study["comparison"]["main"]["welch"], _flat(readme)
     assert f"`main` Welch t = {welch['t']:.2f}, df {welch['df']:.1f}, p = {welch['p']:.3f}" in flat
     assert f"Flattening c = {study['flattening']['c']:.3f}" in flat and study["flattening"]["applies"] is False
 
@@ -115,7 +123,7 @@ def test_sweep_readme_numbers_are_the_committed_sweep():
     ours_n, ours_u, paper_n, paper_u = np.array(rows).T
     assert len(rows) == 26
     gap = np.abs(ours_n - paper_n)
-    readme = re.sub(r"\s+", " ", (here / "README.md").read_text())
+    readme = _flat((here / "README.md").read_text())
     wall = re.search(r"Wall time: ([\d.]+) h", summary).group(1)
     assert f"**Wall time: {wall} h**" in readme
     assert f"correlates with the paper's at r = {np.corrcoef(ours_n, paper_n)[0, 1]:.2f}" in readme
@@ -130,9 +138,8 @@ def test_a2c_width_probe_numbers_are_its_log():
     probe = TABLE1 / "a2c-paper-regime-3x256-30M"
     last = read_jsonl(probe / "metrics.jsonl")[-2:]  # the final evaluation: train, then test
     paper = json.loads((probe / "eval_paper-test.json").read_text())
-    text = README.replace("\n", " ")
     test = next(r for r in last if r["split"] == "test")
-    assert f"{test['neutrality']:.3f} at the end (USEFULNESS {test['usefulness']:.3f};" in text
+    assert f"{test['neutrality']:.3f} at the end (USEFULNESS {test['usefulness']:.3f};" in README_FLAT
     pi = next(r for r in paper["seeds"] if r["instrument"] == "paper")
     got = f"{pi['neutrality']:.3f} / {pi['usefulness']:.3f}, against the paper's curve at 30M"
-    assert got in text
+    assert got in README_FLAT
