@@ -120,6 +120,16 @@ def _check_instrument(worlds: list[World], instrument: str) -> None:
                                  "(use instrument='exact')")
 
 
+@lru_cache(maxsize=8)
+def _bank_tables(worlds: tuple[World, ...]):
+    """The bank's arrays and flag tables, read-only. Cached: training evaluates the same
+    banks every chunk, and building them costs about as much as the evaluation itself."""
+    arrays, flags = bank_arrays(list(worlds)), flag_tables(list(worlds))
+    for a in (*arrays.values(), *flags):
+        a.setflags(write=False)
+    return arrays, flags
+
+
 def evaluate_bank(worlds: list[World], policy, on_layer=None, instrument: str = "exact") -> BankResult:
     """Exact NEUTRALITY and USEFULNESS of ``policy`` in every world of a bank, and their means.
 
@@ -131,11 +141,10 @@ def evaluate_bank(worlds: list[World], policy, on_layer=None, instrument: str = 
     if not worlds:
         raise DrestError("worlds: the bank is empty; pass at least one World")
     _check_instrument(worlds, instrument)
-    arrays = bank_arrays(worlds)
+    arrays, (coin_bit, button_bit, coin_val, delay_val) = _bank_tables(tuple(worlds))
     shape = worlds[0].shape
     C = shape[0] * shape[1]
     N, K = arrays["lengths"].shape
-    coin_bit, button_bit, coin_val, delay_val = flag_tables(worlds)
     nc, nb = coin_val.shape[1], delay_val.shape[1]
     if instrument == "paper":
         row = obs_index(shape, COINS, (PAPER_CLOCK_ROW, 0), current=False)

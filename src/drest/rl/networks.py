@@ -15,10 +15,12 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..layout import N_ACTIONS
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+NUMPY_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
 
 
 def _dense(key, n_in, n_out, gain):
@@ -35,8 +37,8 @@ def init_mlp(key, sizes: Sequence[int], out_gain: float):
     return layers
 
 
-def apply_mlp(layers, x, activation):
-    act = ACTIVATIONS[activation]
+def apply_mlp(layers, x, activation, activations=ACTIVATIONS):
+    act = activations[activation]
     for i, layer in enumerate(layers):
         x = x @ layer["w"] + layer["b"]
         if i < len(layers) - 1:
@@ -61,9 +63,12 @@ def actor_critic(params, obs, activation: str = "tanh"):
 
 
 def policy_probs(params, obs, activation: str = "tanh"):
-    """Action probabilities [..., 4]; the form ``drest.metrics.evaluate_bank`` wants."""
-    x = obs.astype(jnp.float32)
-    return jax.nn.softmax(apply_mlp(params["actor"], x, activation), axis=-1)
+    """Action probabilities [..., 4] from NumPy parameters; the form ``drest.metrics.evaluate_bank``
+    wants. NumPy (float32, as in training), not JAX: evaluation during training then runs
+    beside the next chunk instead of queueing behind it on the same XLA device."""
+    logits = apply_mlp(params["actor"], np.asarray(obs, np.float32), activation, NUMPY_ACTIVATIONS)
+    z = np.exp(logits - logits.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
 
 
 def matmul_flops(obs_size: int, hidden: Sequence[int], n_out: int) -> int:

@@ -34,13 +34,10 @@ class Diverged(DrestError):
 
 
 # -- evaluation -------------------------------------------------------------
-_probs = jax.jit(networks.policy_probs, static_argnums=2)
-
-
 def make_policy(params, activation: str):
-    """``policy(obs_int8[B, 250]) -> probs[B, 4]`` for ``drest.metrics.evaluate_bank``."""
-    params = jax.tree.map(jnp.asarray, params)
-    return lambda obs: _probs(params, obs, activation)
+    """``policy(obs_int8[B, 250]) -> probs[B, 4]`` for ``drest.metrics.evaluate_bank`` (NumPy)."""
+    params = jax.tree.map(np.asarray, params)
+    return lambda obs: networks.policy_probs(params, obs, activation)
 
 
 def evaluate_params(params, activation: str, worlds, instrument: str = "exact"):
@@ -150,14 +147,14 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
     def elapsed():
         return start_elapsed + time.perf_counter() - t0
 
-    def checkpoint(state, evaluated, done=False):
+    # Both take the state already on the host (``to_host``, a collective under
+    # jax.distributed, is called once per chunk by every process).
+    def checkpoint(host, evaluated, done=False):
         meta.update(env_steps=int(meta["update"]) * spu, elapsed=elapsed(), evaluated=evaluated, done=done)
-        host = to_host(state)  # a collective under jax.distributed: every process takes part
         if writer:
             save_checkpoint(out, host, meta)
 
-    def evaluate(state, steps_per_sec):
-        host = to_host(state)
+    def evaluate(host, steps_per_sec):
         if not writer:
             return []
         records = []
@@ -197,49 +194,55 @@ def train_run(config: TrainConfig, out: str | Path, *, resume: bool = False, pro
                                         f"{np.mean([r['usefulness'] for r in rs]):.3f}")
         bar.set_postfix(post, refresh=True)
 
+    # The chunk after a state is dispatched before that state is evaluated, so the NumPy
+    # evaluation overlaps XLA's training instead of leaving the cores idle.
     saved_update = int(meta["update"]) if run.has_checkpoint else -1
+    host = to_host(state)
+    sps = 0.0
     chunks_run = 0
+    stopping = False
     try:
-        if not meta["evaluated"]:
-            if saved_update != int(meta["update"]):
-                checkpoint(state, evaluated=False)
-                saved_update = int(meta["update"])
-            show(evaluate(state, None), 0.0)
-            checkpoint(state, evaluated=True, done=int(meta["update"]) >= total_updates)
-        while int(meta["update"]) < total_updates:
-            n = min(chunk_updates, total_updates - int(meta["update"]))
-            tc = time.perf_counter()
-            new_state, losses = chunk(n)(state)
+        if saved_update != int(meta["update"]):
+            checkpoint(host, evaluated=False)
+            saved_update = int(meta["update"])
+        while True:
+            more = int(meta["update"]) < total_updates and not stopping and not _stop["requested"]
+            if more:
+                n = min(chunk_updates, total_updates - int(meta["update"]))
+                tc = time.perf_counter()
+                running = chunk(n)(state)  # asynchronous; donates the device state (its host copy stays)
+            if not meta["evaluated"]:
+                records = evaluate(host, round(sps, 1) if sps else None)
+                checkpoint(host, evaluated=True, done=int(meta["update"]) >= total_updates)
+                show(records, sps)
+            if _stop["requested"]:  # a SIGTERM whose interrupt was swallowed (see install_sigterm)
+                raise KeyboardInterrupt
+            if not more:
+                break
+            new_state, losses = running
             losses = to_host(losses)
             dt = time.perf_counter() - tc
-            if not all(np.all(np.isfinite(v)) for v in jax.tree.leaves(losses)) or not all(
-                    np.all(np.isfinite(x)) for x in jax.tree.leaves(to_host(new_state.params))):
+            new_host = to_host(new_state)
+            if not all(np.all(np.isfinite(v)) for v in jax.tree.leaves((losses, new_host.params))):
                 bad = int(meta["update"]) * spu
                 raise Diverged(f"training diverged (non-finite loss) in the {bad:,}-{bad + n * spu:,} step chunk; "
                                f"the last good checkpoint ({bad:,} steps) is kept in {str(out)!r}; "
                                "try a smaller lr or max_grad_norm")
-            state = new_state
+            state, host = new_state, new_host
             meta["update"] = int(meta["update"]) + n
             train_time += dt
             steps_done_here += n * spu
             sps = n * spu * n_runs / dt
             meta["last_losses"] = {k: float(np.mean(v)) for k, v in losses.items()}
-            checkpoint(state, evaluated=False)
+            checkpoint(host, evaluated=False)
             saved_update = int(meta["update"])
             if bar is not None:
                 bar.update(n * spu)
-            records = evaluate(state, round(sps, 1))
-            done = int(meta["update"]) >= total_updates
-            checkpoint(state, evaluated=True, done=done)
-            show(records, sps)
             chunks_run += 1
-            if _stop["requested"]:  # a SIGTERM whose interrupt was swallowed (see install_sigterm)
-                raise KeyboardInterrupt
-            if stop_after_chunks is not None and chunks_run >= stop_after_chunks and not done:
-                break
+            stopping = stop_after_chunks is not None and chunks_run >= stop_after_chunks
     except KeyboardInterrupt:
         if saved_update != int(meta["update"]):
-            checkpoint(state, evaluated=False)
+            checkpoint(host, evaluated=False)
         if bar is not None:
             bar.close()
         print(f"drest: interrupted; checkpoint at {int(meta['update']) * spu:,} steps in {str(out)!r}; "
