@@ -116,7 +116,8 @@ def test_train_help_lists_every_field(capsys):
     out = capsys.readouterr().out
     for name, f in FIELDS.items():
         assert f"\n  {name}" in out and f.metadata["help"] in out
-    assert "  clip_eps [0.2]\n" in out and "  anneal_lr\n" in out and "  lr\n      learning rate (default: 1e-3 ppo, 7e-4 a2c)" in out
+    assert "  clip_eps [0.2]\n" in out and "  anneal_lr\n" in out and "  lr\n      learning rate (default: 0.001 ppo, 0.0007 a2c)" in out
+    assert "  norm_adv\n      normalise advantages per minibatch (default: true ppo, false a2c)" in out
 
 
 def test_shipped_configs_load():

@@ -177,23 +177,22 @@ class TrainConfig:
     activation: str = _f("tanh", "tanh or relu", _str)
     # rollout (per seed; envs are split over devices)
     num_envs: int = _f(128, "parallel environments per seed", _int)
-    num_steps: int | None = _f(None, "rollout length per update (default: 64 ppo, 192 a2c)", _optional_int)
+    num_steps: int | None = _f(None, "rollout length per update", _optional_int)
     devices: int = _f(0, "JAX devices a run's envs are split over (0: all that divide num_envs; drest train "
                          "makes one CPU device per core)", _int)
     # optimisation
-    lr: float | None = _f(None, "learning rate (default: 1e-3 ppo, 7e-4 a2c)", _float)
-    anneal_lr: bool | None = _f(None, "anneal the learning rate linearly to 0 over the run (default: true ppo, "
-                                      "false a2c)", _bool)
-    optimizer: str | None = _f(None, "adam or rmsprop (default: adam ppo, rmsprop a2c)", _str)
+    lr: float | None = _f(None, "learning rate", _float)
+    anneal_lr: bool | None = _f(None, "anneal the learning rate linearly to 0 over the run", _bool)
+    optimizer: str | None = _f(None, "adam or rmsprop", _str)
     gamma: float = _f(0.99, "discount of the advantage estimate", _float)
-    gae_lambda: float | None = _f(None, "GAE lambda (default: 0.95 ppo, 1.0 a2c)", _float)
+    gae_lambda: float | None = _f(None, "GAE lambda", _float)
     update_epochs: int = _f(1, "PPO epochs per rollout", _int)
     num_minibatches: int = _f(4, "PPO minibatches per epoch (must divide num_envs * num_steps)", _int)
     clip_eps: float = _f(0.2, "PPO clip range", _float)
-    ent_coef: float | None = _f(None, "entropy bonus coefficient (default: 0.01 ppo, 0 a2c)", _float)
+    ent_coef: float | None = _f(None, "entropy bonus coefficient", _float)
     vf_coef: float = _f(0.5, "value loss coefficient", _float)
     max_grad_norm: float = _f(0.5, "global gradient-norm clip", _float)
-    norm_adv: bool | None = _f(None, "normalise advantages per minibatch (default: true ppo, false a2c)", _bool)
+    norm_adv: bool | None = _f(None, "normalise advantages per minibatch", _bool)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -259,15 +258,21 @@ class TrainConfig:
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
+def _shown(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def field_help() -> str:
-    """Every config key with its default and help (``drest train --help``)."""
+    """Every config key with its default (a preset's per algorithm, from ``PRESETS``) and help
+    (``drest train --help``)."""
     lines = []
     for name, f in FIELDS.items():
         default = f.default
         if isinstance(default, tuple):
             default = ",".join(map(str, default))
-        shown = "" if default is None else f" [{str(default).lower() if isinstance(default, bool) else default}]"
-        lines.append(f"  {name}{shown}\n      {f.metadata['help']}")
+        shown = "" if default is None else f" [{_shown(default)}]"
+        preset = ", ".join(f"{_shown(p[name])} {algo}" for algo, p in PRESETS.items() if name in p)
+        lines.append(f"  {name}{shown}\n      {f.metadata['help']}" + (f" (default: {preset})" if preset else ""))
     return "\n".join(lines)
 
 
