@@ -38,14 +38,15 @@ def _use_all_cores(args=None) -> None:
 
 
 def _compile_cache() -> None:
-    """JAX's persistent compilation cache, opt-in: ``DREST_COMPILE_CACHE=DIR`` keeps a run's
-    compiled programs in DIR, so a repeated configuration skips compiling (about 10 s of a
-    20M-step `drest train` here). Off by default: with it on, a Ctrl-C reaching
-    `drest reproduce table1`'s worker processes left the run hanging in CI (2026-11-29)."""
+    """JAX's persistent compilation cache, so a configuration's programs compile once per
+    machine, not once per command (about 6.5 s of every 20M-step `drest train` after the
+    first; docs/rl.md). In ``$XDG_CACHE_HOME/drest/xla`` (default ``~/.cache/drest/xla``);
+    ``DREST_COMPILE_CACHE=DIR`` puts it elsewhere, ``DREST_COMPILE_CACHE=off`` turns it off."""
     import os
 
-    where = os.environ.get("DREST_COMPILE_CACHE")
-    if not where:
+    where = os.environ.get("DREST_COMPILE_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drest" / "xla")
+    if where.lower() == "off":
         return
     import jax
 
@@ -67,7 +68,8 @@ def add_commands(sub) -> None:
                        description="Train PPO or A2C agents in JAX on a bank of gridworlds, evaluating exact "
                                    "NEUTRALITY and USEFULNESS on the train and test banks as it goes.",
                        epilog="config keys (--set KEY=VALUE, or KEY: VALUE in a --config file) [default]:\n"
-                              + field_help(),
+                              + field_help() + "\n\ncompiled programs are kept in ~/.cache/drest/xla "
+                              "(DREST_COMPILE_CACHE=DIR elsewhere, =off not at all)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", help="ppo (default) or a2c")
     p.add_argument("--reward", help="drest (default) or default (raw coins, lam 1, M 1)")
