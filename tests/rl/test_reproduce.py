@@ -28,6 +28,36 @@ def test_set_of_what_table1_fixes_is_refused(tmp_path, capsys, item):
     assert not (tmp_path / "t").exists()
 
 
+@pytest.mark.parametrize("item, says", [
+    ("a2c.algo=ppo", "--set a2c.algo: reproduce table1 sets algo itself"),
+    ("a2c.colour=red", "unknown key 'a2c.colour'"),
+    ("sac.lr=1e-3", "unknown key 'sac.lr'; known keys (or ppo.KEY / a2c.KEY for one only)"),
+])
+def test_bad_scoped_set_is_refused(tmp_path, capsys, item, says):
+    assert main(["reproduce", "table1", "--out", str(tmp_path / "t"), "--no-progress", "--set", item]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
+    assert not (tmp_path / "t").exists()
+
+
+def test_scoped_set_reaches_one_algorithm_only(tmp_path):
+    from drest.rl.config import parse_set
+
+    overrides = parse_set(["eval_every=1M", "lr=3e-4", "a2c.lr=5e-4", "a2c.actor_hidden=3x256"], scopes=("ppo", "a2c"))
+    plan = dict(table1._plan(tmp_path, 2_000_000, 1, overrides))
+    for name, cfg in plan.items():
+        a2c = name.startswith("a2c")
+        assert cfg.eval_every == 1_000_000
+        assert cfg.lr == (5e-4 if a2c else 3e-4)  # the scoped value wins over the unscoped one
+        assert cfg.actor_hidden == ((256, 256, 256) if a2c else (64, 64)) and cfg.critic_hidden == (64, 64)
+    assert sorted(plan) == ["a2c-default", "a2c-drest", "ppo-default", "ppo-drest"]
+
+
+def test_train_takes_no_scoped_key(tmp_path, capsys):
+    assert main(["train", "--steps", "2k", "--no-progress", "--out", str(tmp_path / "t"), "--set", "a2c.lr=1e-3"]) == 2
+    assert "unknown key 'a2c.lr'; known keys: " in capsys.readouterr().err
+
+
 def test_out_naming_a_file_is_refused_first(tmp_path, capsys):
     (tmp_path / "f").write_text("")
     assert main(["reproduce", "table1", "--out", str(tmp_path / "f"), "--no-progress"]) == 2

@@ -121,7 +121,8 @@ def add_commands(sub) -> None:
     p.add_argument("--seeds", default="5", help="seeds per configuration (default 5)")
     p.add_argument("--out", default="results/table1/run", help="output directory")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key in all four configurations")
+                   help="override a config key in all four configurations, or with ppo.KEY / a2c.KEY in one "
+                        "algorithm's two (e.g. --set a2c.actor_hidden=3x256)")
     p.add_argument("--jobs", default=None,
                    help="runs trained at once, each in a single-threaded process (default: one per core, at most 4)")
     p.add_argument("--no-progress", action="store_true")
@@ -237,13 +238,17 @@ def _reproduce(args) -> int:
     _use_all_cores()
     from .config import parse_set, parse_steps
     from .runs import install_sigterm
-    from .table1 import reproduce_table1
+    from .table1 import CONFIGS, reproduce_table1
 
-    overrides = parse_set(args.set)
+    algos = tuple(dict.fromkeys(algo for algo, _ in CONFIGS))
+
+    overrides = parse_set(args.set, scopes=algos)
     fixed = {"algo": "the table trains both algorithms", "reward": "the table trains both rewards",
              "total_steps": "use --steps", "num_seeds": "use --seeds"}
-    for key in overrides.keys() & fixed.keys():
-        raise DrestError(f"--set {key}: reproduce table1 sets {key} itself ({fixed[key]}); drop --set {key}")
+    for key in overrides:
+        if key.rpartition(".")[2] in fixed:
+            raise DrestError(f"--set {key}: reproduce table1 sets {key.rpartition('.')[2]} itself "
+                             f"({fixed[key.rpartition('.')[2]]}); drop --set {key}")
     check_out_dir(args.out)
     install_sigterm()
     reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), overrides,

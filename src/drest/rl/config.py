@@ -284,19 +284,28 @@ def from_dict(d: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**d)
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
+def parse_set(items: list[str], scopes: tuple[str, ...] = ()) -> dict[str, Any]:
     """``["lr=3e-4", "actor_hidden=3x128"]`` -> dict of strings, parsed by each field's type when
-    the config is built (not as YAML: ``0x64``, ``0o17``, ``1:30`` or ``yes`` are refused, not reinterpreted)."""
+    the config is built (not as YAML: ``0x64``, ``0o17``, ``1:30`` or ``yes`` are refused, not reinterpreted).
+    ``scopes`` (e.g. the algorithms): a key may also be ``SCOPE.KEY`` (``a2c.lr=7e-4``), kept as written."""
     out = {}
     for item in items or []:
         if "=" not in item:
             raise DrestError(f"--set: expected key=value, got {item!r}")
         k, v = item.split("=", 1)
         k = k.strip()
-        if k not in FIELDS:
-            raise DrestError(f"config: unknown key {k!r}; known keys: {', '.join(FIELDS)}")
+        scope, dot, name = k.partition(".")
+        if (name if dot and scope in scopes else k) not in FIELDS:
+            also = f" (or {' / '.join(f'{s}.KEY' for s in scopes)} for one only)" if scopes else ""
+            raise DrestError(f"config: unknown key {k!r}; known keys{also}: {', '.join(FIELDS)}")
         out[k] = v
     return out
+
+
+def scoped(overrides: dict[str, Any], scope: str) -> dict[str, Any]:
+    """The overrides for ``scope``: unscoped keys, then ``scope.KEY`` ones (which win)."""
+    return ({k: v for k, v in overrides.items() if "." not in k}
+            | {k.partition(".")[2]: v for k, v in overrides.items() if k.partition(".")[0] == scope})
 
 
 def _yaml_strings(text: str):

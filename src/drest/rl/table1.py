@@ -26,7 +26,7 @@ from ..errors import DrestError
 from ..io import check_out_dir, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
 from ..paper import TABLE1 as PAPER
-from .config import TrainConfig, from_dict
+from .config import TrainConfig, from_dict, scoped
 from .rundir import CONFIG, RunDir, mean_sd
 from .runs import install_sigterm, train_run
 
@@ -53,7 +53,8 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
             if not meta.get("done"):
                 todo.append((name, None))
         else:
-            d = {**(overrides or {}), "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds}
+            d = {**scoped(overrides or {}, algo), "algo": algo, "reward": reward, "total_steps": steps,
+                 "num_seeds": seeds}
             d.setdefault("eval_every", max(steps // 20, 1))
             d.setdefault("devices", 1)  # one single-threaded worker per core already fills the machine
             config = from_dict(d)  # fails here, before any run starts, on a bad override
