@@ -143,3 +143,25 @@ def test_a2c_width_probe_numbers_are_its_log():
     pi = next(r for r in paper["seeds"] if r["instrument"] == "paper")
     got = f"{pi['neutrality']:.3f} / {pi['usefulness']:.3f}, against the paper's curve at 30M"
     assert got in README_FLAT
+
+
+def test_a2c_3x256_in_progress_table_is_its_log():
+    """Each row: the 3 x 256 run's and the 2 x 64 rows' test mean ± sd at the nearest logged step."""
+    here = TABLE1 / "a2c-3x256-in-progress"
+
+    def at(records, steps):
+        logged = sorted({r["env_steps"] for r in records})
+        nearest = min(logged, key=lambda s: abs(s - steps))
+        rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
+        assert len(rs) == 5
+        return " / ".join(_pm((np.mean(v), np.std(v, ddof=1))) for v in
+                          ([r["neutrality"] for r in rs], [r["usefulness"] for r in rs]))
+
+    wide = read_jsonl(here / "metrics-to-29.8M.jsonl")
+    narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
+    rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
+    assert len(rows) == 4
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        steps = int(cells[0][:-1]) * 1_000_000
+        assert cells[1:] == [at(wide, steps), at(narrow, steps)], row
