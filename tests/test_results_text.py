@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from drest.io import read_jsonl
+from drest.rl.rundir import mean_sd
 
 TABLE1 = Path(__file__).parents[1] / "results" / "table1"
 README = (TABLE1 / "README.md").read_text()
@@ -154,8 +155,7 @@ def test_a2c_3x256_in_progress_table_is_its_log():
         nearest = min(logged, key=lambda s: abs(s - steps))
         rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
         assert len(rs) == 5
-        return " / ".join(_pm((np.mean(v), np.std(v, ddof=1))) for v in
-                          ([r["neutrality"] for r in rs], [r["usefulness"] for r in rs]))
+        return " / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness"))
 
     wide = read_jsonl(here / "metrics-to-29.8M.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")

@@ -240,15 +240,13 @@ def _reproduce(args) -> int:
     from .runs import install_sigterm
     from .table1 import CONFIGS, reproduce_table1
 
-    algos = tuple(dict.fromkeys(algo for algo, _ in CONFIGS))
-
-    overrides = parse_set(args.set, scopes=algos)
+    overrides = parse_set(args.set, scopes=tuple(dict.fromkeys(algo for algo, _ in CONFIGS)))
     fixed = {"algo": "the table trains both algorithms", "reward": "the table trains both rewards",
              "total_steps": "use --steps", "num_seeds": "use --seeds"}
     for key in overrides:
-        if key.rpartition(".")[2] in fixed:
-            raise DrestError(f"--set {key}: reproduce table1 sets {key.rpartition('.')[2]} itself "
-                             f"({fixed[key.rpartition('.')[2]]}); drop --set {key}")
+        name = key.rpartition(".")[2]  # a2c.algo names algo too
+        if name in fixed:
+            raise DrestError(f"--set {key}: reproduce table1 sets {name} itself ({fixed[name]}); drop --set {key}")
     check_out_dir(args.out)
     install_sigterm()
     reproduce_table1(Path(args.out), parse_steps(args.steps), _int("--seeds", args.seeds), overrides,
