@@ -157,7 +157,7 @@ def test_a2c_3x256_in_progress_table_is_its_log():
         assert len(rs) == 5
         return " / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness"))
 
-    wide = read_jsonl(here / "metrics-to-29.8M.jsonl")
+    wide = read_jsonl(here / "a2c-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
     rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
     assert len(rows) == 4
