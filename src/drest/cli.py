@@ -79,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: ``main``, leaving at once after an interrupt (``io.exit_now``)."""
+    code = main()
+    if code == 130:
+        from .io import exit_now
+
+        exit_now(code)
+    sys.exit(code)
+
+
 def _fail(message, code: int = 2) -> int:
     # one line whatever the message holds, so scripts can grep it
     text = " ".join(str(message).split())
@@ -87,4 +97,4 @@ def _fail(message, code: int = 2) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -109,6 +109,39 @@ def test_interrupt_leaves_usable_checkpoint(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_run_without_waiting_out_the_chunk(tmp_path, sig):
+    """A run whose chunk takes minutes stops at once: the wait for XLA polls (so the handler
+    runs) and the process leaves without waiting for the chunk in flight."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "drest.cli", "train", "--steps", "400M", "--seeds", "1", "--no-progress",
+           "--out", str(out), "--set", "eval_every=200M", "--set", "eval_banks=[train]"]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    deadline = time.monotonic() + 300
+    while not (out / "metrics.jsonl").exists():  # step 0 evaluated: the 200M-step chunk is running
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    p.send_signal(getattr(signal, sig))
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail(f"{sig}: still running 60 s later (waiting out the 200M-step chunk)")
+    took = time.monotonic() - t0
+    assert p.returncode == 130 and "continue with: drest train --resume" in err, err[-2000:]
+    assert "Traceback" not in err and took < 20
+    meta = RunDir(out).meta
+    assert meta["update"] == 0 and meta["evaluated"] and not meta["done"]
+
+
+@pytest.mark.slow
 def test_nan_stops_with_message_and_keeps_last_good(tmp_path, monkeypatch, capsys):
     from drest.rl import ppo
 

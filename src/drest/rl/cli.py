@@ -41,7 +41,8 @@ def _compile_cache() -> None:
     """JAX's persistent compilation cache, so a configuration's programs compile once per
     machine, not once per command (about 6.5 s of every 20M-step `drest train` after the
     first; docs/rl.md). In ``$XDG_CACHE_HOME/drest/xla`` (default ``~/.cache/drest/xla``);
-    ``DREST_COMPILE_CACHE=DIR`` puts it elsewhere, ``DREST_COMPILE_CACHE=off`` turns it off."""
+    ``DREST_COMPILE_CACHE=DIR`` puts it elsewhere, ``DREST_COMPILE_CACHE=off`` turns it off.
+    Also set in the environment, so `drest reproduce`'s spawned workers use it too."""
     import os
 
     where = os.environ.get("DREST_COMPILE_CACHE") or str(
@@ -50,6 +51,7 @@ def _compile_cache() -> None:
         return
     import jax
 
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = where  # read by JAX when a spawned worker imports it
     jax.config.update("jax_compilation_cache_dir", where)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import _xla
 from ..errors import DrestError
-from ..io import check_out_dir, read_jsonl, write_atomic
+from ..io import check_out_dir, exit_now, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
 from ..paper import TABLE1 as PAPER
 from .config import TrainConfig, from_dict, scoped
@@ -80,7 +80,7 @@ def _worker(run_dir: Path, config: TrainConfig | None, label: str) -> None:
     try:
         _train_one(run_dir, config, label, False)
     except KeyboardInterrupt:
-        sys.exit(130)
+        exit_now(130)  # checkpointed; the chunk still in flight is not waited for
     except DrestError as exc:
         print(f"drest: {label} failed: {exc}", file=sys.stderr)
         sys.exit(2)
