@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drest.cli import main
@@ -109,3 +110,6 @@ def test_two_processes_under_jax_distributed_match_one_process(tmp_path):
     assert two == _numbers(tmp_path / "one") and len(two) == 3 * 2 * 2
     # the evaluated policies learned something different per seed, not copies
     assert two[-1][3] != two[-2][3]
+    for run in ("one", "two"):  # parameters and optimiser state: one copy stored, not one per device
+        with np.load(tmp_path / run / "checkpoint.npz") as z:
+            assert sum(f.endswith("_x2") for f in z.files) >= 18, z.files

@@ -127,6 +127,24 @@ def test_old_checkpoint_without_record_count_resumes_without_duplicates(tmp_path
     assert _numbers(out) == _numbers(reference)
 
 
+def test_device_copies_are_stored_once(tmp_path):
+    """A leaf whose rows along the device axis are identical is stored once and read back whole."""
+    from drest.rl.rundir import _read_npz, save_checkpoint
+
+    params = np.tile(np.arange(6, dtype=np.float32).reshape(1, 2, 3), (2, 1, 1))  # [D=2, 2, 3], replicated
+    env = np.arange(12, dtype=np.int32).reshape(2, 6)  # per device: differs
+    tmp_path.mkdir(exist_ok=True)
+    save_checkpoint(tmp_path, [params, env, np.float32(1.5)], {"update": 3})
+    with np.load(tmp_path / CHECKPOINT) as z:
+        assert sorted(z.files) == ["leaf_0000_x2", "leaf_0001", "leaf_0002", "meta"]
+        assert z["leaf_0000_x2"].shape == (1, 2, 3)
+    meta, leaves = _read_npz(tmp_path / CHECKPOINT, 3)
+    assert meta == {"update": 3}
+    np.testing.assert_array_equal(leaves[0], params)
+    np.testing.assert_array_equal(leaves[1], env)
+    assert leaves[2] == np.float32(1.5)
+
+
 def _copy(reference, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(reference, out)

@@ -71,10 +71,25 @@ def save_checkpoint(run_dir: Path, state, meta: dict) -> None:
     """Write the checkpoint atomically; the one it replaces becomes ``checkpoint.prev.npz``."""
     import jax
 
-    arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(state))}
+    arrays = dict(_stored(f"leaf_{i:04d}", np.asarray(x)) for i, x in enumerate(jax.tree.leaves(state)))
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     with atomic_open(Path(run_dir) / CHECKPOINT, "wb", backup=Path(run_dir) / PREVIOUS) as f:
         np.savez(f, **arrays)
+
+
+def _stored(name: str, x: np.ndarray) -> tuple[str, np.ndarray]:
+    # Parameters and optimiser state carry the mesh's leading device axis with identical
+    # copies; storing one (named ``_x<copies>``) halves a two-device checkpoint.
+    if x.ndim and x.shape[0] > 1 and np.array_equal(x, np.broadcast_to(x[:1], x.shape)):
+        return f"{name}_x{x.shape[0]}", x[:1]
+    return name, x
+
+
+def _leaf(z, name: str) -> np.ndarray:
+    if name in z.files:
+        return z[name]
+    once = next(f for f in z.files if f.startswith(f"{name}_x"))  # none: a damaged file (caught below)
+    return np.repeat(z[once], int(once.rpartition("_x")[2]), axis=0)
 
 
 def _read_npz(path: Path, n_leaves: int | None):
@@ -86,7 +101,7 @@ def _read_npz(path: Path, n_leaves: int | None):
             raise ValueError(f"bad CRC in {bad}")
         with np.load(path) as z:
             meta = json.loads(bytes(z["meta"]).decode())
-            leaves = None if n_leaves is None else [z[f"leaf_{i:04d}"] for i in range(n_leaves)]
+            leaves = None if n_leaves is None else [_leaf(z, f"leaf_{i:04d}") for i in range(n_leaves)]
         if not isinstance(meta, dict) or not isinstance(meta.get("update"), int):
             raise ValueError("no valid meta entry")
     except Exception as exc:  # noqa: BLE001 - every way a file can be damaged is one line
