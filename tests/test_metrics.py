@@ -96,6 +96,27 @@ def test_bank_means_of_uniform_policy_on_paper_test():
         assert 0.0 <= w.usefulness <= 1.0 and 0.0 <= w.neutrality <= 1.0
 
 
+def test_batches_are_padded_unless_the_policy_takes_any_size():
+    """A jitted policy sees a few power-of-two shapes; one marked ``any_batch_size`` sees the
+    live states as they are (paper-test's 11 layers: 27,704 rows, not 43,264), same numbers."""
+    sizes = {"padded": [], "as is": []}
+
+    def padded(obs):
+        sizes["padded"].append(obs.shape[0])
+        return uniform(obs)
+
+    def as_is(obs):
+        sizes["as is"].append(obs.shape[0])
+        return uniform(obs)
+
+    as_is.any_batch_size = True
+    bank = load_bank("paper-test")
+    a, b = evaluate_bank(bank, padded), evaluate_bank(bank, as_is)
+    assert all(n & (n - 1) == 0 for n in sizes["padded"]) and sum(sizes["padded"]) == 43_264
+    assert sizes["as is"][:3] == [200, 664, 1448] and sum(sizes["as is"]) == 27_704
+    assert (a.neutrality, a.usefulness) == (b.neutrality, b.usefulness)
+
+
 def test_bad_policy_output_is_one_clear_error():
     with pytest.raises(DrestError, match="shape"):
         evaluate(CORRIDOR, lambda obs: np.ones((obs.shape[0], 3)) / 3)

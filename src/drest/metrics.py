@@ -31,7 +31,9 @@ Two instruments (``instrument=``):
 A policy is any callable ``policy(obs) -> probs`` mapping an int8 array
 [B, obs_size] of observations (layout in :mod:`drest.layout`) to action
 probabilities [B, 4] (NumPy or JAX). Batches are padded to power-of-two sizes
-so that a jitted policy compiles only a handful of shapes.
+so that a jitted policy compiles only a handful of shapes; a policy with a true
+``any_batch_size`` attribute (drest's NumPy policies) gets the batch as it is
+(padding added 40% to the rows of a train-bank evaluation).
 """
 
 from __future__ import annotations
@@ -85,9 +87,9 @@ def _world_result(p_len, coin_mass, lengths, m) -> WorldResult:
 
 
 def call_policy(policy, obs: np.ndarray) -> np.ndarray:
-    """Call the policy on a power-of-two padded batch and check what comes back."""
+    """Call the policy on a power-of-two padded batch (unless it takes any size) and check what comes back."""
     n = obs.shape[0]
-    size = max(64, 1 << (n - 1).bit_length())
+    size = n if getattr(policy, "any_batch_size", False) else max(64, 1 << (n - 1).bit_length())
     padded = np.concatenate([obs, np.repeat(obs[:1], size - n, axis=0)]) if size > n else obs
     probs = np.asarray(policy(padded), dtype=np.float64)[:n]
     if probs.shape != (n, N_ACTIONS):

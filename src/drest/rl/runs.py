@@ -36,7 +36,12 @@ class Diverged(DrestError):
 def make_policy(params, activation: str):
     """``policy(obs_int8[B, 250]) -> probs[B, 4]`` for ``drest.metrics.evaluate_bank`` (NumPy)."""
     params = jax.tree.map(np.asarray, params)
-    return lambda obs: networks.policy_probs(params, obs, activation)
+
+    def policy(obs):
+        return networks.policy_probs(params, obs, activation)
+
+    policy.any_batch_size = True  # NumPy: nothing to compile, so padding would only add rows
+    return policy
 
 
 def evaluate_params(params, activation: str, worlds, instrument: str = "exact"):
