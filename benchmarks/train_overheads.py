@@ -40,7 +40,6 @@ def main(argv=None):
 
     cfg = from_dict({"total_steps": "20M", **parse_set(args.set)})
     D = num_devices(cfg)
-    cfg = cfg.replace(devices=D)  # resolved, as drest train does (0: all that divide num_envs)
     init, chunk = wrap_devices(cfg, *algo_module(cfg.algo).make_parts(cfg, D))
     n = max(1, cfg.eval_every // cfg.steps_per_update)
     run = chunk(n)

@@ -121,7 +121,10 @@ def test_a_signal_stops_a_run_without_waiting_out_the_chunk(tmp_path, sig):
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "drest.cli", "train", "--steps", "400M", "--seeds", "1", "--no-progress",
            "--out", str(out), "--set", "eval_every=200M", "--set", "eval_banks=[train]"]
-    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    # a job a non-interactive shell starts with & (as CI runs) inherits SIGINT ignored, and
+    # Python keeps it so; a terminal's Ctrl-C, what this tests, reaches a default handler
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not (out / "metrics.jsonl").exists():  # step 0 evaluated: the 200M-step chunk is running
         assert p.poll() is None and time.monotonic() < deadline
@@ -279,6 +282,30 @@ def test_two_seed_init_of_3x512_networks_finishes():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[-2].endswith("True")
+
+
+def test_devices_0_lays_a_run_over_every_device_that_divides_num_envs():
+    """``devices: 0`` in ``wrap_devices`` is resolved as in ``num_devices`` (a one-device mesh
+    fed two devices' keys trained one device's share and dropped the other silently)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import drest.rl, jax, numpy as np\n"
+        "from drest.rl.config import from_dict\n"
+        "from drest.rl.common import num_devices, seed_keys, wrap_devices\n"
+        "from drest.rl.runs import algo_module\n"
+        "cfg = from_dict({'num_envs': 6, 'num_steps': 4, 'num_minibatches': 1, 'actor_hidden': [8],\n"
+        "                 'critic_hidden': [8], 'devices': 0})\n"
+        "D = num_devices(cfg)\n"
+        "init, chunk = wrap_devices(cfg, *algo_module('ppo').make_parts(cfg, D))\n"
+        "state, _ = chunk(1)(init(seed_keys(cfg, D)))\n"
+        "print(D, np.asarray(state.obs).shape)\n"
+    )
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "3 (3, 1, 2, 250)"  # 3 of 4 devices divide 6 envs: 2 envs each
 
 
 def test_a2c_rmsprop_steps_like_pytorchs():

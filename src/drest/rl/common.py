@@ -255,8 +255,10 @@ def wrap_devices(config: TrainConfig, init_one, update_one, runs: int | None = N
     """``init(keys[D, R, 2], hyper=None)`` and ``chunk(n)(state) -> (state, metrics[D, R, 1])``
     (n updates, metrics their mean):
     ``jit`` of ``shard_map`` over the mesh, runs vmapped inside. ``hyper`` (a ``Hyper`` of
-    [R] arrays) defaults to the config's settings for every run."""
-    D = config.devices or 1
+    [R] arrays) defaults to the config's settings for every run. ``devices: 0`` resolves as
+    everywhere else (all devices that divide num_envs), so it matches ``make_parts(config,
+    num_devices(config))``; a mesh of one device would silently train one device's share."""
+    D = num_devices(config)
     R = runs or config.num_seeds
     mesh = make_mesh(D, R)
     spec = P(AXIS, RUN_AXIS)
