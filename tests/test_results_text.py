@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from drest.io import read_jsonl
+from drest.paper import paper_curves
 from drest.rl.rundir import mean_sd
 
 TABLE1 = Path(__file__).parents[1] / "results" / "table1"
@@ -157,11 +158,15 @@ def test_a2c_3x256_in_progress_table_is_its_log():
         assert len(rs) == 5
         return " / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness"))
 
+    def paper(steps):
+        curves = [paper_curves()[("a2c", "drest", "test", m)] for m in ("neutrality", "usefulness")]
+        return " / ".join(f"{c.mean[np.argmin(abs(c.env_steps - steps))]:.3f}" for c in curves)
+
     wide = read_jsonl(here / "a2c-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
     rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
-    assert len(rows) == 4
+    assert len(rows) == 7
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         steps = int(cells[0][:-1]) * 1_000_000
-        assert cells[1:] == [at(wide, steps), at(narrow, steps)], row
+        assert cells[1:] == [at(wide, steps), at(narrow, steps), paper(steps)], row
