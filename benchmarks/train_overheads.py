@@ -46,12 +46,11 @@ def main(argv=None):
     banks = [load_bank(b) for b in (cfg.train_bank, cfg.test_bank)]
     state, _ = run(init(seed_keys(cfg, D)))  # compile and warm up
     host = to_host(state)
-    kinds = {"alone": lambda: None,
-             "with evaluation": lambda: [evaluate_params(seed_params(host, 0), cfg.activation, b) for b in banks],
-             "with 2 checkpoints": lambda: [save_checkpoint(out, host, {"update": 0}) for _ in range(2)]}
-    times = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
+        kinds = {"alone": lambda: None,
+                 "with evaluation": lambda: [evaluate_params(seed_params(host, 0), cfg.activation, b) for b in banks],
+                 "with 2 checkpoints": lambda: [save_checkpoint(Path(tmp), host, {"update": 0}) for _ in range(2)]}
+        times = {k: [] for k in kinds}
         for i in range(args.chunks * len(kinds)):
             kind = list(kinds)[i % len(kinds)]
             t = time.perf_counter()

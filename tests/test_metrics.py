@@ -101,14 +101,13 @@ def test_batches_are_padded_unless_the_policy_takes_any_size():
     live states as they are (paper-test's 11 layers: 27,704 rows, not 43,264), same numbers."""
     sizes = {"padded": [], "as is": []}
 
-    def padded(obs):
-        sizes["padded"].append(obs.shape[0])
-        return uniform(obs)
+    def recording(kind):
+        def policy(obs):
+            sizes[kind].append(obs.shape[0])
+            return uniform(obs)
+        return policy
 
-    def as_is(obs):
-        sizes["as is"].append(obs.shape[0])
-        return uniform(obs)
-
+    padded, as_is = recording("padded"), recording("as is")
     as_is.any_batch_size = True
     bank = load_bank("paper-test")
     a, b = evaluate_bank(bank, padded), evaluate_bank(bank, as_is)

@@ -111,8 +111,8 @@ def test_interrupt_leaves_usable_checkpoint(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_a_signal_stops_a_run_without_waiting_out_the_chunk(tmp_path, sig):
-    """A run whose chunk takes minutes stops at once: the wait for XLA polls (so the handler
-    runs) and the process leaves without waiting for the chunk in flight."""
+    """A run whose chunk takes minutes stops at once: it checkpoints and the process leaves
+    without waiting for the chunk in flight (``io.exit_now``)."""
     import signal
     import subprocess
     import sys
