@@ -274,7 +274,7 @@ def test_two_seed_init_of_3x512_networks_finishes():
         "from drest.rl.config import from_dict\n"
         "from drest.rl.common import seed_keys, wrap_devices\n"
         "from drest.rl.runs import algo_module\n"
-        "cfg = from_dict({'num_seeds': 2, 'actor_hidden': '3x512', 'critic_hidden': '3x512'})\n"
+        "cfg = from_dict({'num_seeds': 2, 'actor_hidden': '3x512', 'critic_hidden': '3x512', 'devices': 1})\n"
         "init, _ = wrap_devices(cfg, *algo_module('ppo').make_parts(cfg, 1))\n"
         "w = np.asarray(jax.tree.leaves(init(seed_keys(cfg, 1)).params)[-1])\n"
         "print(w.shape, bool(np.abs(w[0, 0] - w[0, 1]).max() > 0))\n"
@@ -284,28 +284,54 @@ def test_two_seed_init_of_3x512_networks_finishes():
     assert out.stdout.split("\n")[-2].endswith("True")
 
 
+def _last_line_on_4_devices(script: str) -> str:
+    """The last line ``script`` prints in a fresh process with 4 CPU devices."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split("\n")[-2]
+
+
 def test_devices_0_lays_a_run_over_every_device_that_divides_num_envs():
     """``devices: 0`` in ``wrap_devices`` is resolved as in ``num_devices`` (a one-device mesh
     fed two devices' keys trained one device's share and dropped the other silently)."""
-    import subprocess
-    import sys
 
     script = (
         "import drest.rl, jax, numpy as np\n"
         "from drest.rl.config import from_dict\n"
         "from drest.rl.common import num_devices, seed_keys, wrap_devices\n"
         "from drest.rl.runs import algo_module\n"
-        "cfg = from_dict({'num_envs': 6, 'num_steps': 4, 'num_minibatches': 1, 'actor_hidden': [8],\n"
+        "cfg = from_dict({'num_envs': 6, 'num_steps': 512, 'num_minibatches': 1, 'actor_hidden': [8],\n"
         "                 'critic_hidden': [8], 'devices': 0})\n"
         "D = num_devices(cfg)\n"
         "init, chunk = wrap_devices(cfg, *algo_module('ppo').make_parts(cfg, D))\n"
         "state, _ = chunk(1)(init(seed_keys(cfg, D)))\n"
         "print(D, np.asarray(state.obs).shape)\n"
     )
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[-2] == "3 (3, 1, 2, 250)"  # 3 of 4 devices divide 6 envs: 2 envs each
+    # 3 of 4 devices divide 6 envs (2 envs each), and 3,072 samples per step leave each 1,024
+    assert _last_line_on_4_devices(script) == "3 (3, 1, 2, 250)"
+
+
+def test_devices_0_splits_envs_only_while_each_device_keeps_1024_samples_per_gradient_step():
+    """Small gradient steps stay on one device (the per-step all-reduce would cost more than the
+    core gains); the devices left take whole seeds. An explicit ``devices`` is kept as asked."""
+
+    script = (
+        "import drest.rl, jax\n"
+        "from drest.rl.config import from_dict\n"
+        "from drest.rl.common import make_mesh, num_devices\n"
+        "def d(**kw):\n"
+        "    return num_devices(from_dict({'num_envs': 8, 'num_steps': 512, 'num_seeds': 4, **kw}))\n"
+        "print(d(num_minibatches=1), d(num_minibatches=2), d(num_minibatches=4), d(num_minibatches=64),\n"
+        "      d(num_minibatches=64, devices=4), d(algo='a2c', num_minibatches=64),\n"
+        "      dict(make_mesh(d(num_minibatches=64), 4).shape))\n"
+    )
+    # 4,096 / 4 = 1,024 per device; 2,048 over 2; 1,024 and 64 stay on one; asked 4 gets 4;
+    # A2C's gradient step is its whole rollout; one env device leaves the 4 seeds 4 devices
+    assert _last_line_on_4_devices(script) == "4 2 1 1 4 4 {'dev': 1, 'run': 4}"
 
 
 def test_a2c_rmsprop_steps_like_pytorchs():

@@ -11,7 +11,8 @@ from ..io import check_out_dir
 
 def _use_all_cores(args=None) -> None:
     """drest's XLA flags, before JAX starts: one CPU device per core, so a run's environments
-    are split over all cores (``devices: 0``) on the device mesh. With ``--coordinator``
+    (or, where its gradient steps are small, its seeds) are split over all cores
+    (``devices: 0``, see ``common.num_devices``) on the device mesh. With ``--coordinator``
     (or DREST_COORDINATOR) this process joins a multi-process job (``jax.distributed``)
     whose mesh spans every process's devices."""
     import os

@@ -86,8 +86,18 @@ def env_params_for(env: GridEnv, bank: str):
     return env.make_params(load_bank(bank))
 
 
+# On CPU, splitting a run's environments over devices pays a gradient all-reduce per
+# gradient step, which outweighs the second core unless each device's share of a step is
+# large. Measured here, a run on two 1-thread CPU devices against one (PPO, docs/rl.md "Speed"):
+# 0.55x at 64 samples per device per step, 0.87x at 256, 1.16x at 1,024 (default network),
+# 0.24x and 0.38x at 32 (3x128, SB3's minibatch of 64).
+MIN_SPLIT_BATCH = 1024
+
+
 def num_devices(config: TrainConfig) -> int:
-    """Devices a run's environments are split over (``devices``; 0: all that divide num_envs)."""
+    """Devices a run's environments are split over (``devices``; 0: all that divide num_envs,
+    on CPU only while each keeps ``MIN_SPLIT_BATCH`` samples per gradient step; the devices
+    left then take whole runs, as seeds or sweep points, see ``make_mesh``)."""
     avail = jax.device_count()
     if config.devices:
         if config.devices > avail:
@@ -97,8 +107,10 @@ def num_devices(config: TrainConfig) -> int:
         if config.num_envs % config.devices:
             raise DrestError(f"devices: {config.devices} does not divide num_envs = {config.num_envs}")
         return config.devices
-    for d in range(avail, 0, -1):
-        if config.num_envs % d == 0:
+    # one process's CPU devices only: under jax.distributed every process must hold envs
+    cpu_local = jax.default_backend() == "cpu" and jax.process_count() == 1
+    for d in range(avail, 1, -1):
+        if config.num_envs % d == 0 and not (cpu_local and config.gradient_batch // d < MIN_SPLIT_BATCH):
             return d
     return 1
 
@@ -256,7 +268,7 @@ def wrap_devices(config: TrainConfig, init_one, update_one, runs: int | None = N
     (n updates, metrics their mean):
     ``jit`` of ``shard_map`` over the mesh, runs vmapped inside. ``hyper`` (a ``Hyper`` of
     [R] arrays) defaults to the config's settings for every run. ``devices: 0`` resolves as
-    everywhere else (all devices that divide num_envs), so it matches ``make_parts(config,
+    everywhere else (``num_devices``), so it matches ``make_parts(config,
     num_devices(config))``; a mesh of one device would silently train one device's share."""
     D = num_devices(config)
     R = runs or config.num_seeds

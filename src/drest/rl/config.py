@@ -178,8 +178,9 @@ class TrainConfig:
     # rollout (per seed; envs are split over devices)
     num_envs: int = _f(128, "parallel environments per seed", _int)
     num_steps: int | None = _f(None, "rollout length per update", _optional_int)
-    devices: int = _f(0, "JAX devices a run's envs are split over (0: all that divide num_envs; drest train "
-                         "makes one CPU device per core)", _int)
+    devices: int = _f(0, "JAX devices a run's envs are split over (0: all that divide num_envs, on CPU "
+                         "while each keeps 1,024 samples per gradient step; drest train makes one CPU "
+                         "device per core, and devices left over take whole seeds)", _int)
     # optimisation
     lr: float | None = _f(None, "learning rate", _float)
     anneal_lr: bool | None = _f(None, "anneal the learning rate linearly to 0 over the run", _bool)
@@ -242,6 +243,11 @@ class TrainConfig:
     @property
     def steps_per_update(self) -> int:
         return self.num_envs * self.num_steps
+
+    @property
+    def gradient_batch(self) -> int:
+        """Samples per gradient step: a PPO minibatch, A2C's whole rollout."""
+        return self.steps_per_update // (self.num_minibatches if self.algo == "ppo" else 1)
 
     @property
     def num_updates(self) -> int:
