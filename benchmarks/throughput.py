@@ -9,10 +9,15 @@ gradient steps over each 8,192-step rollout) and with drest's defaults (1 epoch,
 4 minibatches). Also prints achieved matmul GFLOP/s of
 drest's training (rollout forward + update forward/backward, matmuls only) as a
 fraction of this machine's measured matmul peak (a large jnp.dot, same run).
-drest's default-settings measurements are made three times: in this process (XLA on all
-cores, one device), as ``--workers`` single-threaded processes training at once, summed —
-the way ``drest reproduce table1`` uses the machine — and as one run whose environments
-are split over one CPU device per core on the device mesh, the way ``drest train`` runs.
+drest's measurements are made in this process (XLA on all cores, one device), as
+``--workers`` single-threaded processes training at once, summed — the way ``drest
+reproduce table1`` uses the machine — and as one run whose environments are split over one
+CPU device per core on the device mesh, the way ``drest train`` runs a run with large
+gradient steps. With SB3's minibatch of 64 ``drest train`` does not split a run (the
+per-step all-reduce costs more than the second core gives) but gives each of ``--workers``
+seeds its own device; that layout is measured too, and SB3 is also run as ``--workers``
+processes at once, so the like-for-like ratios compare one core with one core and the
+whole machine with the whole machine.
 
     python benchmarks/throughput.py                # a few minutes
     python benchmarks/throughput.py --sb3-steps 100000 --drest-steps 2000000
@@ -32,7 +37,7 @@ import jax.numpy as jnp
 
 from drest import _xla
 from drest.rl import networks
-from drest.rl.common import seed_keys, wrap_devices
+from drest.rl.common import num_devices, seed_keys, wrap_devices
 from drest.rl.config import from_dict
 
 
@@ -60,7 +65,7 @@ def train_flops_per_step(cfg, obs_size=250) -> float:
 def drest_steps_per_sec(cfg, steps: int, barrier=None) -> float:
     from drest.rl import ppo
 
-    D = cfg.devices or 1
+    D = num_devices(cfg)
     init1, upd1 = ppo.make_parts(cfg, D)
     init, chunk = wrap_devices(cfg, init1, upd1)
     state = init(seed_keys(cfg, D))
@@ -76,23 +81,18 @@ def drest_steps_per_sec(cfg, steps: int, barrier=None) -> float:
     return n * cfg.steps_per_update * cfg.num_seeds / (time.perf_counter() - t)
 
 
-def _worker(cfg_dict, steps, barrier, results):
+def _drest_worker(cfg_dict, steps, barrier, results):
     results.put(drest_steps_per_sec(from_dict(cfg_dict), steps, barrier))
 
 
-def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int, mesh_devices: int = 0) -> float:
-    """Summed steps/s of ``workers`` single-threaded processes training the same config at once;
-    or (``mesh_devices``) of one process whose run is split over that many CPU devices."""
+def _in_processes(target, args, workers: int, xla_flags: str) -> float:
+    """Summed result of ``workers`` spawned processes running ``target(*args, barrier, results)``."""
     ctx = multiprocessing.get_context("spawn")
     old = os.environ.get("XLA_FLAGS", "")
-    if mesh_devices:
-        workers, cfg_dict = 1, {**cfg_dict, "devices": mesh_devices}
-        os.environ["XLA_FLAGS"] = _xla.mesh_flags(mesh_devices)
-    else:
-        os.environ["XLA_FLAGS"] = _xla.single_thread_flags()
+    os.environ["XLA_FLAGS"] = xla_flags
     try:
         barrier, results = ctx.Barrier(workers), ctx.Queue()
-        procs = [ctx.Process(target=_worker, args=(cfg_dict, steps, barrier, results)) for _ in range(workers)]
+        procs = [ctx.Process(target=target, args=(*args, barrier, results)) for _ in range(workers)]
         for p in procs:
             p.start()
     finally:
@@ -103,7 +103,16 @@ def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int, mesh_devices
     return total
 
 
-def sb3_steps_per_sec(hidden, steps: int) -> float:
+def drest_workers_steps_per_sec(cfg_dict, steps: int, workers: int, mesh_devices: int = 0) -> float:
+    """Summed steps/s of ``workers`` single-threaded processes training the same config at once;
+    or (``mesh_devices``) of one process with that many CPU devices, laid out as ``cfg_dict``'s
+    ``devices`` says (0: as drest train would)."""
+    if mesh_devices:
+        return _in_processes(_drest_worker, (cfg_dict, steps), 1, _xla.mesh_flags(mesh_devices))
+    return _in_processes(_drest_worker, (cfg_dict, steps), workers, _xla.single_thread_flags())
+
+
+def sb3_steps_per_sec(hidden, steps: int, barrier=None) -> float:
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -115,9 +124,15 @@ def sb3_steps_per_sec(hidden, steps: int) -> float:
     model = PPO("MlpPolicy", venv, n_steps=8192, batch_size=64, n_epochs=10, learning_rate=1e-6, seed=0,
                 policy_kwargs=dict(net_arch=dict(pi=list(hidden), vf=list(hidden)),
                                    activation_fn=torch.nn.Tanh), device="cpu", verbose=0)
+    if barrier is not None:
+        barrier.wait()
     t = time.perf_counter()
     model.learn(total_timesteps=steps)
     return model.num_timesteps / (time.perf_counter() - t)
+
+
+def _sb3_worker(hidden, steps, barrier, results):
+    results.put(sb3_steps_per_sec(hidden, steps, barrier))
 
 
 def main(argv=None):
@@ -133,52 +148,71 @@ def main(argv=None):
 
     peak = matmul_peak()
     print(f"matmul peak (2048x2048 jnp.dot, float32): {peak:.1f} GFLOP/s   devices: {jax.devices()}")
-    rows = []
-    sb3 = {}
+    N = args.workers
+    rows = []  # (network, settings, layout kind, what, steps/s, GFLOP/s)
+    sb3, sb3_all = {}, {}  # one SB3 process; N at once (summed)
 
-    def measure(size, label, overrides, steps, parallel=True):
+    def measure(size, label, overrides, steps, kinds):
         cfg_dict = {"num_seeds": args.seeds, "total_steps": "100M", "devices": 1, **overrides}
         cfg = from_dict(cfg_dict)
-        for procs in (1, args.workers, "mesh") if parallel and args.workers > 1 else (1,):
-            if procs == "mesh":
-                what = f"1 process, run split over {args.workers} CPU devices (mesh; drest train)"
-                sps = drest_workers_steps_per_sec(cfg_dict, steps, 1, mesh_devices=args.workers)
-            elif procs == 1:
-                what = "1 process (all cores)"
-                sps = drest_steps_per_sec(cfg, steps)
-            else:
-                what = f"{procs} single-threaded processes"
-                sps = drest_workers_steps_per_sec(cfg_dict, steps, procs)
-            rows.append((size, label, what, sps, train_flops_per_step(cfg) * sps / 1e9))
+        for kind in kinds if N > 1 else ("all",):
+            if kind == "all":
+                what, sps = "1 process (all cores)", drest_steps_per_sec(cfg, steps)
+            elif kind == "thread":
+                what, sps = "1 single-threaded process", drest_workers_steps_per_sec(cfg_dict, steps, 1)
+            elif kind == "procs":
+                what, sps = f"{N} single-threaded processes", drest_workers_steps_per_sec(cfg_dict, steps, N)
+            elif kind == "mesh":
+                what = f"1 process, the run's envs split over {N} CPU devices (mesh)"
+                sps = drest_workers_steps_per_sec({**cfg_dict, "devices": N}, steps, 1, mesh_devices=N)
+            else:  # "seeds": what drest train --seeds N does where a device's gradient step is small
+                what = f"1 process, {N * args.seeds} seeds over {N} CPU devices (mesh)"
+                sps = drest_workers_steps_per_sec({**cfg_dict, "devices": 0, "num_seeds": N * args.seeds},
+                                                  steps, 1, mesh_devices=N)
+            rows.append((size, label, kind, what, sps, train_flops_per_step(cfg) * sps / 1e9))
             print(f"drest PPO {size} {label}, {what}: {sps:,.0f} steps/s", flush=True)
 
+    sb3_label = "SB3 update settings (10 epochs, minibatch 64)"
     for size in args.sizes.split(","):
         n, w = (int(v) for v in size.split("x"))
         hidden = [w] * n
         steps = args.drest_steps * 128 // max(w, 128)  # wider networks: fewer steps, about the same time
         if not args.skip_sb3:
             sb3[size] = sb3_steps_per_sec(hidden, args.sb3_steps)
-            print(f"SB3 PPO {size}: {sb3[size]:,.0f} steps/s", flush=True)
+            print(f"SB3 PPO {size}, 1 process: {sb3[size]:,.0f} steps/s", flush=True)
+            if N > 1:
+                sb3_all[size] = _in_processes(_sb3_worker, (hidden, args.sb3_steps), N, os.environ.get("XLA_FLAGS", ""))
+                print(f"SB3 PPO {size}, {N} processes at once: {sb3_all[size]:,.0f} steps/s", flush=True)
         net = {"actor_hidden": hidden, "critic_hidden": hidden}
-        # drest's program with SB3's update: what the algorithm's settings alone cost (one process)
-        measure(size, "SB3 update settings (10 epochs, minibatch 64)",
-                {**net, "update_epochs": 10, "num_minibatches": 128}, steps // 20, parallel=False)
-        measure(size, "drest defaults (1 epoch, 4 minibatches)", net, steps)
+        # drest's program with SB3's update: what the algorithm's settings alone cost
+        measure(size, sb3_label, {**net, "update_epochs": 10, "num_minibatches": 128}, steps // 20,
+                ("all", "thread", "procs", "mesh", "seeds"))
+        measure(size, "drest defaults (1 epoch, 4 minibatches)", net, steps, ("all", "procs", "mesh"))
     default = from_dict({})
     measure(f"{len(default.actor_hidden)}x{default.actor_hidden[0]} (drest default)",
-            "drest defaults (1 epoch, 4 minibatches)", {}, args.drest_steps)
+            "drest defaults (1 epoch, 4 minibatches)", {}, args.drest_steps, ("all", "procs", "mesh"))
 
     print()
     print("| network | drest settings | processes | drest steps/s | SB3 3x128 ratio | SB3 same-net ratio "
           "| matmul GFLOP/s | of peak |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for size, label, procs, sps, gf in rows:
+    for size, label, _, what, sps, gf in rows:
         same = sb3.get(size.split(" ")[0])
         r128 = sb3.get("3x128")
-        print(f"| {size} | {label} | {procs} | {sps:,.0f} | {f'{sps / r128:.0f}x' if r128 else 'n/a'} "
+        print(f"| {size} | {label} | {what} | {sps:,.0f} | {f'{sps / r128:.0f}x' if r128 else 'n/a'} "
               f"| {f'{sps / same:.0f}x' if same else 'n/a'} | {gf:.1f} | {gf / peak:.0%} |")
+    print("(ratios against one single-threaded SB3 process)")
     for size, v in sb3.items():
-        print(f"SB3 PPO {size}: {v:,.0f} steps/s")
+        print(f"SB3 PPO {size}: {v:,.0f} steps/s as 1 process" +
+              (f", {sb3_all[size]:,.0f} as {N} processes at once" if size in sb3_all else ""))
+    # like for like: both with SB3's update settings, one core against one core and the whole
+    # machine against the whole machine (drest's best layout for it; SB3 as N processes)
+    for size in sb3_all:
+        got = {kind: sps for s, label, kind, _, sps, _ in rows if s == size and label == sb3_label}
+        best = max(("procs", "seeds"), key=got.get)
+        print(f"like for like, {size}, SB3's update settings: one core {got['thread']:,.0f} vs {sb3[size]:,.0f} "
+              f"({got['thread'] / sb3[size]:.1f}x); the machine {got[best]:,.0f} ({best}) vs {sb3_all[size]:,.0f} "
+              f"({got[best] / sb3_all[size]:.1f}x)")
 
 
 if __name__ == "__main__":

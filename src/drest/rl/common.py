@@ -90,7 +90,7 @@ def env_params_for(env: GridEnv, bank: str):
 # gradient step, which outweighs the second core unless each device's share of a step is
 # large. Measured here, a run on two 1-thread CPU devices against one (PPO, docs/rl.md "Speed"):
 # 0.55x at 64 samples per device per step, 0.87x at 256, 1.16x at 1,024 (default network),
-# 0.24x and 0.38x at 32 (3x128, SB3's minibatch of 64).
+# 0.40x at 32 (3x128, SB3's minibatch of 64; results/throughput/throughput_3x128_2026-11-29.txt).
 MIN_SPLIT_BATCH = 1024
 
 
