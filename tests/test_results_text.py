@@ -165,8 +165,29 @@ def test_a2c_3x256_in_progress_table_is_its_log():
     wide = read_jsonl(here / "a2c-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
     rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
-    assert len(rows) == 7
+    assert len(rows) == 11
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         steps = int(cells[0][:-1]) * 1_000_000
         assert cells[1:] == [at(wide, steps), at(narrow, steps), paper(steps)], row
+
+
+def test_a2c_3x256_drest_100m_table_is_its_scores():
+    """The 100M rows: both instruments from the run's eval files, the paper's from ``drest.paper``."""
+    from drest.paper import TABLE1 as PAPER
+
+    here = TABLE1 / "a2c-3x256-in-progress"
+    paper = PAPER[("a2c", "drest")]
+    want = {"test": f"{paper['test_n'][0]:.3f} ± {paper['test_n'][1]:.3f} / {paper['test_u'][0]:.3f} ± "
+                    f"{paper['test_u'][1]:.3f}",
+            "train": f"{paper['train_n']:.3f} / {paper['train_u']:.3f}"}
+    for split in ("test", "train"):
+        scored = json.loads((here / "a2c-drest" / f"eval_paper-{split}.json").read_text())
+        assert scored["env_steps"] == 99_999_744
+        cells = []
+        for instrument in ("exact", "paper"):
+            rs = [r for r in scored["seeds"] if r["instrument"] == instrument]
+            assert len(rs) == 5
+            cells.append(" / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness")))
+        row = f"| {split} | {cells[0]} | {cells[1]} | {want[split]} |"
+        assert row in (here / "README.md").read_text(), row
