@@ -191,3 +191,21 @@ def test_a2c_3x256_drest_100m_table_is_its_scores():
             cells.append(" / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness")))
         row = f"| {split} | {cells[0]} | {cells[1]} | {want[split]} |"
         assert row in (here / "README.md").read_text(), row
+
+
+def test_ppo_width_probe_table_is_its_files():
+    """Each width's row: the exact and paper-instrument scores of its final policy, both banks."""
+    here = TABLE1 / "ppo-width-probe-30M"
+    readme = (here / "README.md").read_text()
+    for width in ("2x64", "3x128", "3x256"):
+        cells = []
+        for split in ("test", "train"):
+            scored = json.loads((here / f"ppo-{width}" / f"eval_paper-{split}.json").read_text())
+            assert scored["env_steps"] == 29_999_104
+            for instrument in ("exact", "paper"):
+                (r,) = [r for r in scored["seeds"] if r["instrument"] == instrument]
+                cells.append(f"{r['neutrality']:.3f} / {r['usefulness']:.3f}")
+        last_test = [r for r in read_jsonl(here / f"ppo-{width}" / "metrics.jsonl") if r["split"] == "test"][-1]
+        assert cells[0] == f"{last_test['neutrality']:.3f} / {last_test['usefulness']:.3f}"
+        row = f"| {width.replace('x', ' x ')} | {' | '.join(cells)} |"
+        assert row in readme, row
