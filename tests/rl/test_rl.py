@@ -348,3 +348,20 @@ def test_a2c_rmsprop_steps_like_pytorchs():
     params = {"w": jnp.zeros(1)}
     updates, _ = opt.update({"w": jnp.full(1, 1e-3)}, opt.init(params), params)
     assert float(updates["w"][0]) == pytest.approx(-7e-4 * 1e-3 / (1e-4 + 1e-5), rel=1e-5)
+
+
+@pytest.mark.parametrize("gae_lambda, advantages", [(0.5, [1.25, 1.0, 2.5]), (1.0, [1.5, 1.0, 2.5])])
+def test_gae_by_hand(gae_lambda, advantages):
+    """gamma 0.5, rewards 1, 2, 3, values 0.5, 1, 1.5, the meta-episode ending after step 1, last value 2:
+    delta = 1 + 0.5*1 - 0.5 = 1, 2 - 1 = 1 (no bootstrap past the end), 3 + 0.5*2 - 1.5 = 2.5, and
+    A_0 = 1 + 0.5*lambda*A_1. With lambda 1, A_0 is the discounted return 1 + 0.5*2 minus the value 0.5."""
+    import jax.numpy as jnp
+
+    from drest.rl.common import Transition, gae
+
+    col = lambda *v: jnp.array(v, jnp.float32)[:, None]  # noqa: E731  [T, N=1]
+    traj = Transition(obs=None, action=None, logp=None, value=col(0.5, 1.0, 1.5), reward=col(1.0, 2.0, 3.0),
+                      done=col(0, 1, 0))
+    adv, targets = gae(traj, jnp.array([2.0]), 0.5, gae_lambda)
+    np.testing.assert_allclose(np.asarray(adv)[:, 0], advantages, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(targets)[:, 0], np.array(advantages) + [0.5, 1.0, 1.5], rtol=1e-6)

@@ -1,9 +1,9 @@
 """Language-model prompt datasets, generated from fixed seeds in two styles.
 
-* letter style (method.md section 6; names ``post-train``, ``post-test``,
+* letter style (Cullen et al. 2026; names ``post-train``, ``post-test``,
   ``neutrality-test``, ``control-*``): four or two lettered options and the answer
   ``Final Answer: [x]``; labels shuffled per prompt.
-* final-line style (the newer study, llm-study.md; names ``<split>/<suite>`` such
+* final-line style (the authors' newer study; names ``<split>/<suite>`` such
   as ``test/post``, ``test/main``, ``test_low_gain/main``, ``validation/dominance``,
   ``train/post``): brief reasoning, then one required line; every scenario rendered
   in two option orders.

@@ -1,5 +1,5 @@
-"""The newer study's per-suite measures (llm-study.md), from sampled decisions or from
-option probabilities. Plain Python; every rate is computed per scenario first
+"""The newer study's per-suite measures (docs/llm.md, "The newer study's suites"), from
+sampled decisions or from option probabilities. Plain Python; every rate is computed per scenario first
 (pooling both option orders), then averaged over scenarios.
 
 Sampled (``decisions``: per display, a list of ``(choice or None, cut_off)``; the

@@ -1,10 +1,10 @@
 """The record schema of drest's language-model datasets: reading JSONL files of either
 study's layout, checking every record, and viewing each record as one *display*.
 
-* letter layout (method.md section 6; ``prompt_type`` present): ``prompt``,
+* letter layout (Cullen et al. 2026; ``prompt_type`` present): ``prompt``,
   ``options[label] = {length, score, quality_rank}`` or ``{action, ...}``,
   ``valid_answers``, the answer written as ``Final Answer: [x]``.
-* final-line layout (llm-study.md; ``display_id`` present): ``messages``,
+* final-line layout (the authors' newer study; ``display_id`` present): ``messages``,
   ``options`` as a list of ``{position, label, text, length, quality, score}``
   (POST) or ``{..., action: shift|no_shift}`` (binary), ``allowed_final_lines``
   (line -> label or action), ``suite``, ``scenario_id``, ``option_order``,

@@ -1,6 +1,6 @@
 """Option-probability evaluation: the probability a model gives each option label
 after ``Final Answer: [``, renormalised over the valid labels, and the metrics built
-on it (method.md section 6).
+on it (Cullen et al. 2026; docs/llm.md, "Evaluation").
 
 The metric functions are plain Python; only the model functions import torch.
 """

@@ -1,4 +1,4 @@
-"""`drest llm study`: the authors' newer study (llm-study.md) as one resumable command.
+"""`drest llm study`: the authors' newer study (docs/llm.md, "The study command") as one resumable command.
 
 Arms: ``untrained`` (the base model), ``default`` (reward score x 0.1) and ``drest``
 (DReST); both trained arms use identical settings (unreadable answers -1.5 in both) on

@@ -1,4 +1,4 @@
-"""The statistics of the newer study (llm-study.md "Arms, seeds, statistics"), on
+"""The statistics of the newer study (docs/llm.md, "The study's statistics"), on
 per-seed rates in percent. Pure functions; the study command composes them.
 
 * :func:`welch` -- Welch's t-test (scipy) of per-seed rates, DReST against default.

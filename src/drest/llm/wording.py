@@ -2,10 +2,10 @@
 
 Two styles share the task families:
 
-* letter style (method.md section 6): the prompt ends with ``Final Answer: [x]``;
+* letter style (Cullen et al. 2026): the prompt ends with ``Final Answer: [x]``;
   ``POST_TEMPLATES``, ``POST_OPTION_STYLES``, ``INSTRUCTIONS``,
   ``STOCHASTIC_TEMPLATES``, ``STOCHASTIC_OPTIONS``, ``SHIFT_ACTIONS``.
-* final-line style (the newer study, llm-study.md): brief reasoning, then one
+* final-line style (the authors' newer study): brief reasoning, then one
   required line from a fixed set; the ``FL_`` names below.
 
 The generators and the record schema are in ``datasets.py``.

@@ -219,14 +219,14 @@ def single_device_train(make_parts, config: TrainConfig, env=None, env_params=No
     return train
 
 
-def gae(traj: Transition, last_value, gamma: float, lam: float):
+def gae(traj: Transition, last_value, gamma: float, gae_lambda: float):
     """Generalised advantage estimates and value targets ([T, N] each); ``done`` ends a meta-episode."""
 
     def back(carry, t):
         adv, next_value = carry
         nonterminal = 1.0 - t.done.astype(jnp.float32)
         delta = t.reward + gamma * next_value * nonterminal - t.value
-        adv = delta + gamma * lam * nonterminal * adv
+        adv = delta + gamma * gae_lambda * nonterminal * adv
         return (adv, t.value), adv
 
     _, advantages = jax.lax.scan(back, (jnp.zeros_like(last_value), last_value), traj, reverse=True)
