@@ -20,8 +20,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "PAPER_INSTRUMENT", "Curve", "paper_curve_rows", "paper_curves",
-           "paper_sweep_rows"]
+__all__ = ["TABLE1", "PAPER_DEFAULT_NEUTRALITY", "PAPER_INSTRUMENT", "Curve", "agent_name", "paper_curve_rows",
+           "paper_curves", "paper_sweep_rows"]
 
 # {(algo, reward): test (mean, sd) and train means}; sd None where the paper gives none
 TABLE1 = {
@@ -30,6 +30,13 @@ TABLE1 = {
     ("ppo", "drest"): {"test_n": (0.747, 0.008), "test_u": (0.742, 0.004), "train_u": 0.886, "train_n": 0.845},
     ("a2c", "drest"): {"test_n": (0.769, 0.013), "test_u": (0.742, 0.006), "train_u": 0.921, "train_n": 0.839},
 }
+
+
+def agent_name(algo: str, reward: str) -> str:
+    """How Table 1 names a row: "PPO DReST", "A2C default"."""
+    return f"{algo.upper()} {'DReST' if reward == 'drest' else 'default'}"
+
+
 # Why the paper's default NEUTRALITY reads 0.000 (checked against the curves in the tests)
 PAPER_DEFAULT_NEUTRALITY = (
     "The paper's 0.000 for the default agents' NEUTRALITY is not a measured value: in the release's logged "

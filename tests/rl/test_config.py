@@ -7,7 +7,7 @@ import pytest
 from drest.cli import main
 from drest.errors import DrestError
 from drest.rl import TrainConfig, load_config
-from drest.rl.config import FIELDS, from_dict, parse_set, save_config
+from drest.rl.config import FIELDS, from_dict, hidden_str, parse_set, save_config
 from drest.rl.rundir import read_run_config
 
 
@@ -75,6 +75,11 @@ def test_good_strings_parse():
                              "num_minibatches=2"]))
     assert (c.lr, c.num_envs, c.actor_hidden, c.critic_hidden, c.eval_banks, c.anneal_lr, c.meta_episode_size,
             c.total_steps) == (3e-4, 32, (128, 128, 128), (16, 8), ("test",), False, 32, 2_500_000)
+
+
+@pytest.mark.parametrize("text, widths", [("3x256", (256, 256, 256)), ("64,128", (64, 128)), ("1x32", (32,))])
+def test_hidden_str_is_what_set_reads_back(text, widths):
+    assert from_dict({"actor_hidden": text}).actor_hidden == widths and hidden_str(widths) == text
 
 
 def test_presets_apply_however_the_config_is_built(tmp_path):

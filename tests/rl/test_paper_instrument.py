@@ -51,4 +51,6 @@ def test_table1_notes_runs_the_paper_instrument_cannot_score(tmp_path):
     assert "PPO DReST: not measured with the paper's instrument (instrument: 'paper' handles worlds with exactly " \
            "one button" in md
     assert "| PPO DReST | 99,999,744 | 0.737 ± 0.027 |" in md and table["checks"] == []
+    assert "Networks (actor / critic hidden layers; each run's `config.yaml` has every setting): PPO DReST 2x64 / 2x64." \
+        in md
     assert not list(run.glob("eval_*"))  # nothing half-scored left behind

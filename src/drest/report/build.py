@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from ..errors import DrestError
 from ..io import atomic_open
-from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, TABLE1, paper_curves
+from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, TABLE1, agent_name, paper_curves
 from ..rl.rundir import RunDir, mean_sd
 from ..worlds.draw import draw_lengths, draw_world
 from .inputs import LLMRun, StudyRun, collect
@@ -57,11 +57,6 @@ document.querySelectorAll('.selector').forEach(function (sel) {
 });
 document.body.dataset.ready = '1';
 """
-
-
-def agent_label(agent: tuple[str, str]) -> str:
-    algo, reward = agent
-    return f"{algo.upper()} {'DReST' if reward == 'drest' else 'default'}"
 
 
 def _svg(fig: Figure, salt: str) -> str:
@@ -151,7 +146,7 @@ def summary_table(runs: list[RunDir]) -> str:
         cells = "".join(f"<td>{_ours(row[f'{s}_{m}'])}</td>"
                         + (f"<td>{_ours(row[f'paper_{s}_{m}'])}</td>" if both else "")
                         + f"<td class=\"paper\">{paper[f'{s}_{m}']}</td>" for s in SPLITS for m in METRICS)
-        body.append(f"<tr><td class=\"l\">{agent_label(row['agent'])}</td><td class=\"l\">{html.escape(row['label'])}"
+        body.append(f"<tr><td class=\"l\">{agent_name(*row['agent'])}</td><td class=\"l\">{html.escape(row['label'])}"
                     f"</td><td>{steps}</td><td>{seeds}</td>{cells}</tr>")
     return (f'<table id="summary-table"><thead><tr><th class="l" rowspan="2">agent</th><th class="l" rowspan="2">run'
             f'</th><th rowspan="2">env steps</th><th rowspan="2">seeds</th>{head1}</tr><tr>{head2}</tr></thead>'
@@ -178,7 +173,7 @@ def curves_figure(runs: list[RunDir]) -> Figure:
                 if c is not None:
                     colour = _COLOURS.get(agent, "#555555")
                     ax.plot(c.env_steps, c.mean, "--", color=colour, linewidth=1.2,
-                            label=f"paper {agent_label(agent)} (mean ± sd, {c.runs} runs)")
+                            label=f"paper {agent_name(*agent)} (mean ± sd, {c.runs} runs)")
                     ax.fill_between(c.env_steps, c.mean - c.sd, c.mean + c.sd, color=colour, alpha=0.12, linewidth=0)
             for run in runs:
                 steps, mean, sd = learning_curves(run.records, split, metric)
@@ -186,7 +181,7 @@ def curves_figure(runs: list[RunDir]) -> Figure:
                 if keep.any():
                     colour = _COLOURS.get(run.agent, "#555555")
                     ax.plot(steps[keep], mean[keep], "o-", color=colour, markersize=3, linewidth=1.6,
-                            label=f"ours {run.name} ({agent_label(run.agent)}, mean ± sd)")
+                            label=f"ours {run.name} ({agent_name(*run.agent)}, mean ± sd)")
                     ax.fill_between(steps[keep], (mean - sd)[keep], (mean + sd)[keep], color=colour, alpha=0.25,
                                     linewidth=0)
             ax.set_xscale("log")
@@ -247,7 +242,7 @@ def policy_section(run: RunDir, k: int, worlds_spec: str) -> str:
     from ..metrics import evaluate_bank
     from ..worlds import load_bank
 
-    title = f"<h3>{html.escape(run.name)} ({agent_label(run.agent)})</h3>"
+    title = f"<h3>{html.escape(run.name)} ({agent_name(*run.agent)})</h3>"
     if not run.has_checkpoint:
         return f'{title}<p class="note">No checkpoint yet: no policy to draw.</p>'
     policy, steps = run.policy(0)

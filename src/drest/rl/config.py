@@ -55,6 +55,11 @@ def _list(value: str) -> list:
     return [v.strip() for v in s.split(",") if v.strip()]
 
 
+def hidden_str(widths: tuple[int, ...]) -> str:
+    """(256, 256, 256) -> "3x256", (64, 128) -> "64,128": the form ``--set actor_hidden=`` takes."""
+    return f"{len(widths)}x{widths[0]}" if len(set(widths)) == 1 else ",".join(map(str, widths))
+
+
 def _hidden(key: str, value) -> tuple[int, ...]:
     """``[128, 128]``, ``"3x128"``, ``"128,128"``, ``128`` -> (128, 128) / (128,)."""
     bad = DrestError(f"{key}: expected layer widths like 3x128 or [64, 64], got {value!r}")

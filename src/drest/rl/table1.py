@@ -24,9 +24,9 @@ from pathlib import Path
 from .. import _xla
 from ..errors import DrestError
 from ..io import check_out_dir, exit_now, read_jsonl, write_atomic
-from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT
+from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, agent_name
 from ..paper import TABLE1 as PAPER
-from .config import TrainConfig, from_dict, scoped
+from .config import TrainConfig, from_dict, hidden_str, scoped
 from .rundir import CONFIG, RunDir, mean_sd
 from .runs import install_sigterm, train_run
 
@@ -273,7 +273,7 @@ def _table(rows: list[dict]) -> str:
         gap = f"{tr[0] - tu[0]:.3f}" if tu and tr else "n/a"
         ptn = "n/a" if p["train_n"] is None else f"{p['train_n']:.3f}"
         lines.append(
-            f"| {row['algo'].upper()} {'DReST' if row['reward'] == 'drest' else 'default'} | {row['env_steps']:,} "
+            f"| {agent_name(row['algo'], row['reward'])} | {row['env_steps']:,} "
             f"| {_fmt(row.get('test_neutrality'))} | {_fmt(p['test_n'])} | {_fmt(tu)} | {_fmt(p['test_u'])} "
             f"| {_fmt(row.get('train_neutrality'))} / {ptn} "
             f"| {_fmt(tr)} / {p['train_u']:.3f} | {gap} / {p['train_u'] - p['test_u'][0]:.3f} |")
@@ -298,7 +298,8 @@ def summarise(out: Path) -> dict:
         found = {split: run.summary(split) for split in ("test", "train")}
         if not any(found.values()):
             continue
-        row = {"algo": algo, "reward": reward, "env_steps": max(f["env_steps"] for f in found.values() if f)}
+        row = {"algo": algo, "reward": reward, "env_steps": max(f["env_steps"] for f in found.values() if f),
+               "network": f"{hidden_str(run.config.actor_hidden)} / {hidden_str(run.config.critic_hidden)}"}
         for split, f in found.items():
             if f and f["env_steps"] == row["env_steps"]:
                 row[f"{split}_neutrality"], row[f"{split}_usefulness"] = f["neutrality"], f["usefulness"]
@@ -312,7 +313,7 @@ def summarise(out: Path) -> dict:
     found = {"paper": checks(like), "exact": checks(rows)}
     md = "## Like for like: ours with the paper's instrument, beside the paper's\n\n" + PAPER_INSTRUMENT + "\n\n"
     md += _table(like) if like else "Not measured.\n"
-    md += "".join(f"\n{r['algo'].upper()} {'DReST' if r['reward'] == 'drest' else 'default'}: not measured with "
+    md += "".join(f"\n{agent_name(r['algo'], r['reward'])}: not measured with "
                   "the paper's instrument "
                   f"({r['paper_instrument']['skipped']})\n" for r in rows if "skipped" in r.get("paper_instrument", {}))
     if found["paper"]:
@@ -323,6 +324,9 @@ def summarise(out: Path) -> dict:
         md += "\nThe same checks on these numbers, for reference:\n\n" + _checks_md(found["exact"])
     if any(r["reward"] == "default" for r in rows):
         md += f"\n{PAPER_DEFAULT_NEUTRALITY}\n"
+    if rows:
+        md += ("\nNetworks (actor / critic hidden layers; each run's `config.yaml` has every setting): "
+               + ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['network']}" for r in rows) + ".\n")
     wall = Path(out) / WALL_TIME
     if wall.exists():
         sessions = read_jsonl(wall)
@@ -345,7 +349,7 @@ def checks(rows: list[dict]) -> list[tuple[bool, str]]:
     by = {(r["algo"], r["reward"]): r for r in rows if "test_usefulness" in r}
     out = []
     for (algo, reward), r in by.items():
-        name = f"{algo.upper()} {'DReST' if reward == 'drest' else 'default'}"
+        name = agent_name(algo, reward)
         p = PAPER[(algo, reward)]
         n, u = r["test_neutrality"][0], r["test_usefulness"][0]
         if reward == "drest":
