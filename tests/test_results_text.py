@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from drest.io import read_jsonl
-from drest.paper import paper_curves
+from drest.paper import agent_name, paper_curves
 from drest.rl.rundir import mean_sd
 
 TABLE1 = Path(__file__).parents[1] / "results" / "table1"
@@ -31,7 +31,7 @@ def _pm(pair) -> str:
 def test_results_tables_are_table1_json():
     """Two tables: ours with the paper's instrument (like for like), then with the exact one."""
     for row in json.loads((TABLE1 / "run" / "table1.json").read_text())["rows"]:
-        agent = f"{row['algo'].upper()} {'DReST' if row['reward'] == 'drest' else 'default'}"
+        agent = agent_name(row['algo'], row['reward'])
         lines = [l for l in README.splitlines() if l.startswith(f"| {agent} |")]
         assert len(lines) == 2, agent
         for line, numbers in zip(lines, (row["paper_instrument"], row)):
