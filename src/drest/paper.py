@@ -1,7 +1,7 @@
 """The paper's published numbers: Table 1 and the release's logged learning curves.
 
 The one place table1 (``drest reproduce table1``) and the report read them from.
-Table 1 is Thornley et al. (2025)'s (test set, 100M env steps, 5 seeds; train values
+Table 1 is Cullen et al. (2026)'s (test set, 100M env steps, 5 seeds; train values
 where published, without sd). The curves are the release's logs
 (``drest/data/paper_training_curves.csv``, MIT; see the NOTICE beside it): five
 runs per configuration, one value per 1M env steps. Bands use the population sd
