@@ -36,7 +36,7 @@ def test_default_reward_is_raw_coins():
 
 def test_reference_exponent_differs_by_a_constant_factor():
     # the release counts the current episode too: lam ** (count_after[L] - E/k); that is
-    # our exponent plus 1 - 1/k at every step (method.md section 3)
+    # our exponent plus 1 - 1/k at every step
     lam, k = 0.9, 2
     lengths = np.array([1, 0, 0, 1, 1, 1, 0])
     ours = meta_episode_rewards(lengths, np.ones(7), np.ones(2), k, lam)

@@ -28,7 +28,7 @@ def test_every_below():
 
 
 def test_flattening_reproduces_the_published_qwen_numbers():
-    # llm-study.md: untrained main 80.5, DReST 67.7 -> c = 0.522; dominance 98.9 -> 91.3; joint 2.1 -> 11.9
+    # the authors' newer study: untrained main 80.5, DReST 67.7 -> c = 0.522; dominance 98.9 -> 91.3; joint 2.1 -> 11.9
     c = st.flattening_c(67.7, 80.5)
     assert c == pytest.approx(math.log(0.677 / 0.323) / math.log(0.805 / 0.195))
     assert round(c, 3) == 0.522

@@ -48,12 +48,13 @@ def test_summary_mean_and_sd_from_metrics(tmp_path):
     assert row["env_steps"] == 1000
     page = out.read_text()
     table = re.search(r'<table id="summary-table">.*?</table>', page, re.S).group(0)
-    # ours, then the paper's A2C DReST numbers (method.md section 5), per split and metric
+    # ours, then the paper's A2C DReST numbers (Table 1), per split and metric
     assert "<td>0.800 ± 0.100</td><td class=\"paper\">0.769 ± 0.013</td>" in table
     assert "<td>0.600 ± 0.100</td><td class=\"paper\">0.742 ± 0.006</td>" in table
     assert "<td>0.300 ± 0.141</td><td class=\"paper\">0.839</td>" in table
     assert "<td>0.300 ± 0.071</td><td class=\"paper\">0.921</td>" in table
     assert "No checkpoint yet" in page
+    assert row["network"] == "2x64 / 2x64" and '<td class="l">a2c-drest</td><td class="l">2x64 / 2x64</td>' in table
 
 
 def test_summary_shows_the_paper_instrument_where_scored(tmp_path):
@@ -73,7 +74,7 @@ def test_summary_shows_the_paper_instrument_where_scored(tmp_path):
     assert "ours, paper&#x27;s instrument" in table or "ours, paper's instrument" in table
 
 
-def test_paper_column_is_method_md_table1():
+def test_paper_column_is_the_papers_table1():
     assert paper_cells(("ppo", "default")) == {"test_neutrality": "0.000", "test_usefulness": "0.667 ± 0.016",
                                                "train_neutrality": "—", "train_usefulness": "0.947"}
     assert paper_cells(("a2c", "default")) == {"test_neutrality": "0.000", "test_usefulness": "0.635 ± 0.014",

@@ -79,8 +79,8 @@ def _paper_instrument(run: RunDir, split: str) -> list[dict]:
 
 def summary_rows(runs: list[RunDir]) -> list[dict]:
     """One row per run, plus one per agent type (algo x reward) that has several runs
-    (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``env_steps``
-    (latest evaluation) and, per "split_metric" (exact instrument) and
+    (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``network`` (actor / critic
+    hidden layers), ``env_steps`` (latest evaluation) and, per "split_metric" (exact instrument) and
     "paper_split_metric" (the paper's instrument), (mean, sd, n seeds) or None."""
     groups: dict[tuple[str, str], list[RunDir]] = {}
     for run in runs:
@@ -91,7 +91,8 @@ def summary_rows(runs: list[RunDir]) -> list[dict]:
         if len(group) > 1:
             members.append((f"all {len(group)} runs", group))
         for label, rs in members:
-            row = {"label": label, "agent": agent, "env_steps": None}
+            row = {"label": label, "agent": agent, "env_steps": None,
+                   "network": ", ".join(sorted({run.network for run in rs}))}
             for split in SPLITS:
                 last = [r for run in rs for r in run.latest(split)]
                 paper = [r for run in rs for r in _paper_instrument(run, split)]
@@ -147,9 +148,9 @@ def summary_table(runs: list[RunDir]) -> str:
                         + (f"<td>{_ours(row[f'paper_{s}_{m}'])}</td>" if both else "")
                         + f"<td class=\"paper\">{paper[f'{s}_{m}']}</td>" for s in SPLITS for m in METRICS)
         body.append(f"<tr><td class=\"l\">{agent_name(*row['agent'])}</td><td class=\"l\">{html.escape(row['label'])}"
-                    f"</td><td>{steps}</td><td>{seeds}</td>{cells}</tr>")
+                    f"</td><td class=\"l\">{row['network']}</td><td>{steps}</td><td>{seeds}</td>{cells}</tr>")
     return (f'<table id="summary-table"><thead><tr><th class="l" rowspan="2">agent</th><th class="l" rowspan="2">run'
-            f'</th><th rowspan="2">env steps</th><th rowspan="2">seeds</th>{head1}</tr><tr>{head2}</tr></thead>'
+            f'</th><th class="l" rowspan="2">network (actor / critic)</th><th rowspan="2">env steps</th><th rowspan="2">seeds</th>{head1}</tr><tr>{head2}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
 

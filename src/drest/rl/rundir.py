@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import DrestError
 from ..io import atomic_open, read_jsonl, write_atomic
-from .config import TrainConfig, from_dict, read_config_file
+from .config import TrainConfig, from_dict, hidden_str, read_config_file
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -226,6 +226,11 @@ class RunDir:
     @property
     def agent(self) -> tuple[str, str]:
         return self.config.algo, self.config.reward
+
+    @property
+    def network(self) -> str:
+        """Actor / critic hidden layers as ``--set`` takes them: "3x256 / 3x256"."""
+        return f"{hidden_str(self.config.actor_hidden)} / {hidden_str(self.config.critic_hidden)}"
 
     @property
     def has_checkpoint(self) -> bool:

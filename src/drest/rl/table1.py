@@ -26,7 +26,7 @@ from ..errors import DrestError
 from ..io import check_out_dir, exit_now, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, agent_name
 from ..paper import TABLE1 as PAPER
-from .config import TrainConfig, from_dict, hidden_str, scoped
+from .config import TrainConfig, from_dict, scoped
 from .rundir import CONFIG, RunDir, mean_sd
 from .runs import install_sigterm, train_run
 
@@ -299,7 +299,7 @@ def summarise(out: Path) -> dict:
         if not any(found.values()):
             continue
         row = {"algo": algo, "reward": reward, "env_steps": max(f["env_steps"] for f in found.values() if f),
-               "network": f"{hidden_str(run.config.actor_hidden)} / {hidden_str(run.config.critic_hidden)}"}
+               "network": run.network}
         for split, f in found.items():
             if f and f["env_steps"] == row["env_steps"]:
                 row[f"{split}_neutrality"], row[f"{split}_usefulness"] = f["neutrality"], f["usefulness"]
