@@ -1,7 +1,7 @@
 """Settings of a DReST fine-tuning run, shared by the TRL trainer (default) and
 drest's own loop. Defaults are the authors' current study (docs/llm.md, "DReST-RLOO
-fine-tuning"): LoRA r32/alpha32 on all linear layers, lr 2e-5 constant after 16 warm-up steps, KL
-coefficient 0.04, gradient clipping 10, answers <= 320 tokens, temperature 1,
+fine-tuning"): LoRA r32/alpha32 on all linear layers, lr 2e-5 constant after 16
+warm-up steps, KL coefficient 0.04, gradient clipping 10, answers <= 320 tokens, temperature 1,
 truncated answers masked out of the loss, one meta-episode of 32 answers per
 prompt, unreadable answers -1.5."""
 

@@ -1,6 +1,6 @@
 """The newer study's per-suite measures (docs/llm.md, "The newer study's suites"), from
-sampled decisions or from option probabilities. Plain Python; every rate is computed per scenario first
-(pooling both option orders), then averaged over scenarios.
+sampled decisions or from option probabilities. Plain Python; every rate is computed per
+scenario first (pooling both option orders), then averaged over scenarios.
 
 Sampled (``decisions``: per display, a list of ``(choice or None, cut_off)``; the
 choice is an ``allowed_final_lines`` value; None is unreadable and left out of rates):

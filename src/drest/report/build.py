@@ -79,9 +79,9 @@ def _paper_instrument(run: RunDir, split: str) -> list[dict]:
 
 def summary_rows(runs: list[RunDir]) -> list[dict]:
     """One row per run, plus one per agent type (algo x reward) that has several runs
-    (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``network`` (actor / critic
-    hidden layers), ``env_steps`` (latest evaluation) and, per "split_metric" (exact instrument) and
-    "paper_split_metric" (the paper's instrument), (mean, sd, n seeds) or None."""
+    (seeds of all its runs pooled). Each row: ``label``, ``agent``, ``network`` (actor /
+    critic hidden layers), ``env_steps`` (latest evaluation) and, per "split_metric" (exact
+    instrument) and "paper_split_metric" (the paper's instrument), (mean, sd, n seeds) or None."""
     groups: dict[tuple[str, str], list[RunDir]] = {}
     for run in runs:
         groups.setdefault(run.agent, []).append(run)
