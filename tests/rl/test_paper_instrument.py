@@ -54,3 +54,22 @@ def test_table1_notes_runs_the_paper_instrument_cannot_score(tmp_path):
     assert "Networks (actor / critic hidden layers; each run's `config.yaml` has every setting): PPO DReST 2x64 / 2x64." \
         in md
     assert not list(run.glob("eval_*"))  # nothing half-scored left behind
+
+
+def test_reproduce_refuses_settings_a_started_run_does_not_have(tmp_path):
+    """An existing run is resumed or kept as it is, so a --set it contradicts is refused, not ignored."""
+    from drest.errors import DrestError
+    from drest.rl.table1 import _plan
+
+    for name in ("config.yaml", "checkpoint.npz"):  # Table 1's finished PPO DReST run, 2 x 64, 100M x 5
+        (tmp_path / "ppo-drest").mkdir(exist_ok=True)
+        shutil.copy(RUN / "ppo-drest" / name, tmp_path / "ppo-drest" / name)
+    with pytest.raises(DrestError, match=r"started with 100,000,000 steps and 5 seeds"):
+        _plan(tmp_path, 50_000_000, 5, None)
+    with pytest.raises(DrestError, match=r"ppo-drest' was started with actor_hidden=\(64, 64\), not \(256, 256, 256\)"):
+        _plan(tmp_path, 100_000_000, 5, {"actor_hidden": "3x256"})
+    # what it agrees with (or what only the A2C runs get, or where it runs) is fine: it is done, the rest are new
+    todo = _plan(tmp_path, 100_000_000, 5, {"ppo.actor_hidden": "2x64", "a2c.lr": "3e-4", "devices": "2"})
+    assert [name for name, _ in todo] == ["ppo-default", "a2c-drest", "a2c-default"]
+    assert [(c.lr, c.actor_hidden, c.devices) for _, c in todo] == [(1e-3, (64, 64), 2), (3e-4, (64, 64), 2),
+                                                                    (3e-4, (64, 64), 2)]

@@ -50,6 +50,12 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
             if stored.total_steps != steps or stored.num_seeds != seeds:
                 raise DrestError(f"reproduce: {str(run_dir)!r} was started with {stored.total_steps:,} steps and "
                                  f"{stored.num_seeds} seeds; use the same --steps/--seeds or another --out")
+            mine = scoped(overrides or {}, algo)
+            wanted = from_dict({**mine, "algo": algo, "reward": reward})
+            for key in mine.keys() - {"devices"}:  # devices places a run; it does not change what it learns
+                if getattr(wanted, key) != getattr(stored, key):
+                    raise DrestError(f"reproduce: {str(run_dir)!r} was started with {key}={getattr(stored, key)!r}, "
+                                     f"not {getattr(wanted, key)!r}; drop that --set or use another --out")
             if not meta.get("done"):
                 todo.append((name, None))
         else:
