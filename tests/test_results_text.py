@@ -209,3 +209,26 @@ def test_ppo_width_probe_table_is_its_files():
         assert cells[0] == f"{last_test['neutrality']:.3f} / {last_test['usefulness']:.3f}"
         row = f"| {width.replace('x', ' x ')} | {' | '.join(cells)} |"
         assert row in readme, row
+
+
+def test_ppo_3x256_in_progress_table_is_its_log():
+    """Each row: the 3 x 256 run's test mean ± sd, the 2 x 64 rows' mean and the paper's curve at the nearest step."""
+    here = TABLE1 / "ppo-3x256-in-progress"
+
+    def at(records, steps):
+        nearest = min({r["env_steps"] for r in records}, key=lambda s: abs(s - steps))
+        rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
+        assert len(rs) == 5
+        return [mean_sd([r[m] for r in rs]) for m in ("neutrality", "usefulness")]
+
+    wide = read_jsonl(here / "ppo-drest" / "metrics.jsonl")
+    narrow = read_jsonl(TABLE1 / "run" / "ppo-drest" / "metrics.jsonl")
+    curves = [paper_curves()[("ppo", "drest", "test", m)] for m in ("neutrality", "usefulness")]
+    rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
+    assert len(rows) == 3
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        steps = int(cells[0][:-1]) * 1_000_000
+        paper = " / ".join(f"{c.mean[np.argmin(abs(c.env_steps - steps))]:.3f}" for c in curves)
+        assert cells[1:] == [" / ".join(map(_pm, at(wide, steps))),
+                             " / ".join(f"{m:.3f}" for m, _ in at(narrow, steps)), paper], row
