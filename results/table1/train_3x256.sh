@@ -2,7 +2,7 @@
 # Table 1's runs at 3 x 256 networks (drest's defaults otherwise), one after another: each is
 # skipped when done, resumed in place when started, started otherwise. Re-run it after a stop
 # (SIGTERM checkpoints the running one). Run from the repository root:
-#   nohup bash results/table1/train_3x256.sh >> results/table1/train_3x256.log 2>&1 &
+#   nohup bash results/table1/train_3x256.sh > /tmp/train_3x256.log 2>&1 &
 set -euo pipefail
 DREST=${DREST:-.venv/bin/drest}
 PY=${PY:-.venv/bin/python}
