@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from drest import _xla
 from drest.rl import networks
 from drest.rl.common import num_devices, seed_keys, wrap_devices
-from drest.rl.config import from_dict
+from drest.rl.config import from_dict, hidden_str
 
 
 def matmul_peak(n=2048, reps=10) -> float:
@@ -189,7 +189,7 @@ def main(argv=None):
                 ("all", "thread", "procs", "mesh", "seeds"))
         measure(size, "drest defaults (1 epoch, 4 minibatches)", net, steps, ("all", "procs", "mesh"))
     default = from_dict({})
-    measure(f"{len(default.actor_hidden)}x{default.actor_hidden[0]} (drest default)",
+    measure(f"{hidden_str(default.actor_hidden)} (drest default)",
             "drest defaults (1 epoch, 4 minibatches)", {}, args.drest_steps, ("all", "procs", "mesh"))
 
     print()

@@ -150,7 +150,8 @@ def summary_table(runs: list[RunDir]) -> str:
         body.append(f"<tr><td class=\"l\">{agent_name(*row['agent'])}</td><td class=\"l\">{html.escape(row['label'])}"
                     f"</td><td class=\"l\">{row['network']}</td><td>{steps}</td><td>{seeds}</td>{cells}</tr>")
     return (f'<table id="summary-table"><thead><tr><th class="l" rowspan="2">agent</th><th class="l" rowspan="2">run'
-            f'</th><th class="l" rowspan="2">network (actor / critic)</th><th rowspan="2">env steps</th><th rowspan="2">seeds</th>{head1}</tr><tr>{head2}</tr></thead>'
+            f'</th><th class="l" rowspan="2">network (actor / critic)</th><th rowspan="2">env steps</th>'
+            f'<th rowspan="2">seeds</th>{head1}</tr><tr>{head2}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
