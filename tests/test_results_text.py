@@ -172,17 +172,19 @@ def test_a2c_3x256_in_progress_table_is_its_log():
         assert cells[1:] == [at(wide, steps), at(narrow, steps), paper(steps)], row
 
 
-def test_a2c_3x256_drest_100m_table_is_its_scores():
+@pytest.mark.parametrize("reward", ["drest", "default"])
+def test_a2c_3x256_100m_table_is_its_scores(reward):
     """The 100M rows: both instruments from the run's eval files, the paper's from ``drest.paper``."""
     from drest.paper import TABLE1 as PAPER
 
     here = TABLE1 / "a2c-3x256-in-progress"
-    paper = PAPER[("a2c", "drest")]
-    want = {"test": f"{paper['test_n'][0]:.3f} ± {paper['test_n'][1]:.3f} / {paper['test_u'][0]:.3f} ± "
-                    f"{paper['test_u'][1]:.3f}",
-            "train": f"{paper['train_n']:.3f} / {paper['train_u']:.3f}"}
+    paper = PAPER[("a2c", reward)]
+    test_n = f"{paper['test_n'][0]:.3f}" + (f" ± {paper['test_n'][1]:.3f}" if paper["test_n"][1] else "")
+    train_n = "n/a" if paper["train_n"] is None else f"{paper['train_n']:.3f}"
+    want = {"test": f"{test_n} / {paper['test_u'][0]:.3f} ± {paper['test_u'][1]:.3f}",
+            "train": f"{train_n} / {paper['train_u']:.3f}"}
     for split in ("test", "train"):
-        scored = json.loads((here / "a2c-drest" / f"eval_paper-{split}.json").read_text())
+        scored = json.loads((here / f"a2c-{reward}" / f"eval_paper-{split}.json").read_text())
         assert scored["env_steps"] == 99_999_744
         cells = []
         for instrument in ("exact", "paper"):
@@ -225,7 +227,7 @@ def test_ppo_3x256_in_progress_table_is_its_log():
     narrow = read_jsonl(TABLE1 / "run" / "ppo-drest" / "metrics.jsonl")
     curves = [paper_curves()[("ppo", "drest", "test", m)] for m in ("neutrality", "usefulness")]
     rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
-    assert len(rows) == 3
+    assert len(rows) == 6
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         steps = int(cells[0][:-1]) * 1_000_000
