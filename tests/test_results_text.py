@@ -147,29 +147,38 @@ def test_a2c_width_probe_numbers_are_its_log():
     assert got in README_FLAT
 
 
+def _test_at(records, steps):
+    """The 5 seeds' test (mean, sd) of NEUTRALITY and USEFULNESS at the logged step nearest ``steps``."""
+    nearest = min({r["env_steps"] for r in records}, key=lambda s: abs(s - steps))
+    rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
+    assert len(rs) == 5
+    return [mean_sd([r[m] for r in rs]) for m in ("neutrality", "usefulness")]
+
+
+def _paper_curve_at(algo, steps):
+    """The paper's DReST test curve (N / U) at its point nearest ``steps``."""
+    curves = [paper_curves()[(algo, "drest", "test", m)] for m in ("neutrality", "usefulness")]
+    return " / ".join(f"{c.mean[np.argmin(abs(c.env_steps - steps))]:.3f}" for c in curves)
+
+
+def _curve_rows(readme):
+    """The README's "| 5M | ..." rows as (line, env steps, the cells after the first)."""
+    rows = [l for l in readme.read_text().splitlines() if re.match(r"\| \d+M \|", l)]
+    cells = [[c.strip() for c in l.strip("|").split("|")] for l in rows]
+    return [(l, int(c[0][:-1]) * 1_000_000, c[1:]) for l, c in zip(rows, cells)]
+
+
 def test_a2c_3x256_in_progress_table_is_its_log():
     """Each row: the 3 x 256 run's and the 2 x 64 rows' test mean ± sd at the nearest logged step."""
     here = TABLE1 / "a2c-3x256-in-progress"
 
-    def at(records, steps):
-        logged = sorted({r["env_steps"] for r in records})
-        nearest = min(logged, key=lambda s: abs(s - steps))
-        rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
-        assert len(rs) == 5
-        return " / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness"))
-
-    def paper(steps):
-        curves = [paper_curves()[("a2c", "drest", "test", m)] for m in ("neutrality", "usefulness")]
-        return " / ".join(f"{c.mean[np.argmin(abs(c.env_steps - steps))]:.3f}" for c in curves)
-
     wide = read_jsonl(here / "a2c-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
-    rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
+    rows = _curve_rows(here / "README.md")
     assert len(rows) == 11
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        steps = int(cells[0][:-1]) * 1_000_000
-        assert cells[1:] == [at(wide, steps), at(narrow, steps), paper(steps)], row
+    for row, steps, cells in rows:
+        assert cells == [" / ".join(map(_pm, _test_at(wide, steps))),
+                             " / ".join(map(_pm, _test_at(narrow, steps))), _paper_curve_at("a2c", steps)], row
 
 
 @pytest.mark.parametrize("reward", ["drest", "default"])
@@ -217,20 +226,11 @@ def test_ppo_3x256_in_progress_table_is_its_log():
     """Each row: the 3 x 256 run's test mean ± sd, the 2 x 64 rows' mean and the paper's curve at the nearest step."""
     here = TABLE1 / "ppo-3x256-in-progress"
 
-    def at(records, steps):
-        nearest = min({r["env_steps"] for r in records}, key=lambda s: abs(s - steps))
-        rs = [r for r in records if r["env_steps"] == nearest and r["split"] == "test"]
-        assert len(rs) == 5
-        return [mean_sd([r[m] for r in rs]) for m in ("neutrality", "usefulness")]
-
     wide = read_jsonl(here / "ppo-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "ppo-drest" / "metrics.jsonl")
-    curves = [paper_curves()[("ppo", "drest", "test", m)] for m in ("neutrality", "usefulness")]
-    rows = [l for l in (here / "README.md").read_text().splitlines() if re.match(r"\| \d+M \|", l)]
+    rows = _curve_rows(here / "README.md")
     assert len(rows) == 6
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        steps = int(cells[0][:-1]) * 1_000_000
-        paper = " / ".join(f"{c.mean[np.argmin(abs(c.env_steps - steps))]:.3f}" for c in curves)
-        assert cells[1:] == [" / ".join(map(_pm, at(wide, steps))),
-                             " / ".join(f"{m:.3f}" for m, _ in at(narrow, steps)), paper], row
+    for row, steps, cells in rows:
+        assert cells == [" / ".join(map(_pm, _test_at(wide, steps))),
+                             " / ".join(f"{m:.3f}" for m, _ in _test_at(narrow, steps)),
+                             _paper_curve_at("ppo", steps)], row
