@@ -181,19 +181,19 @@ def test_a2c_3x256_in_progress_table_is_its_log():
                              " / ".join(map(_pm, _test_at(narrow, steps))), _paper_curve_at("a2c", steps)], row
 
 
-@pytest.mark.parametrize("reward", ["drest", "default"])
-def test_a2c_3x256_100m_table_is_its_scores(reward):
+@pytest.mark.parametrize("algo, reward", [("a2c", "drest"), ("a2c", "default"), ("ppo", "drest")])
+def test_3x256_100m_table_is_its_scores(algo, reward):
     """The 100M rows: both instruments from the run's eval files, the paper's from ``drest.paper``."""
     from drest.paper import TABLE1 as PAPER
 
-    here = TABLE1 / "a2c-3x256-in-progress"
-    paper = PAPER[("a2c", reward)]
+    here = TABLE1 / f"{algo}-3x256-in-progress"
+    paper = PAPER[(algo, reward)]
     test_n = f"{paper['test_n'][0]:.3f}" + (f" ± {paper['test_n'][1]:.3f}" if paper["test_n"][1] else "")
     train_n = "n/a" if paper["train_n"] is None else f"{paper['train_n']:.3f}"
     want = {"test": f"{test_n} / {paper['test_u'][0]:.3f} ± {paper['test_u'][1]:.3f}",
             "train": f"{train_n} / {paper['train_u']:.3f}"}
     for split in ("test", "train"):
-        scored = json.loads((here / f"a2c-{reward}" / f"eval_paper-{split}.json").read_text())
+        scored = json.loads((here / f"{algo}-{reward}" / f"eval_paper-{split}.json").read_text())
         assert scored["env_steps"] == 99_999_744
         cells = []
         for instrument in ("exact", "paper"):
@@ -229,7 +229,7 @@ def test_ppo_3x256_in_progress_table_is_its_log():
     wide = read_jsonl(here / "ppo-drest" / "metrics.jsonl")
     narrow = read_jsonl(TABLE1 / "run" / "ppo-drest" / "metrics.jsonl")
     rows = _curve_rows(here / "README.md")
-    assert len(rows) == 6
+    assert len(rows) == 13
     for row, steps, cells in rows:
         assert cells == [" / ".join(map(_pm, _test_at(wide, steps))),
                              " / ".join(f"{m:.3f}" for m, _ in _test_at(narrow, steps)),
