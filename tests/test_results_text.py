@@ -168,29 +168,29 @@ def _curve_rows(readme):
     return [(l, int(c[0][:-1]) * 1_000_000, c[1:]) for l, c in zip(rows, cells)]
 
 
-def test_a2c_3x256_in_progress_table_is_its_log():
-    """Each row: the 3 x 256 run's and the 2 x 64 rows' test mean ± sd at the nearest logged step."""
-    here = TABLE1 / "a2c-3x256-in-progress"
-
-    wide = read_jsonl(here / "a2c-drest" / "metrics.jsonl")
-    narrow = read_jsonl(TABLE1 / "run" / "a2c-drest" / "metrics.jsonl")
-    rows = _curve_rows(here / "README.md")
-    assert len(rows) == 11
+@pytest.mark.parametrize("algo, n_rows, narrow_sd", [("a2c", 11, True), ("ppo", 13, False)])
+def test_3x256_in_progress_table_is_its_log(algo, n_rows, narrow_sd):
+    """Each row: the 3 x 256 run's test mean ± sd, the 2 x 64 rows' (mean ± sd for A2C, mean for
+    PPO) and the paper's curve at the nearest logged step."""
+    wide = read_jsonl(TABLE1 / f"{algo}-3x256-in-progress" / f"{algo}-drest" / "metrics.jsonl")
+    narrow = read_jsonl(TABLE1 / "run" / f"{algo}-drest" / "metrics.jsonl")
+    rows = _curve_rows(TABLE1 / f"{algo}-3x256-in-progress" / "README.md")
+    assert len(rows) == n_rows
     for row, steps, cells in rows:
-        assert cells == [" / ".join(map(_pm, _test_at(wide, steps))),
-                             " / ".join(map(_pm, _test_at(narrow, steps))), _paper_curve_at("a2c", steps)], row
+        narrow_cell = " / ".join(_pm(ms) if narrow_sd else f"{ms[0]:.3f}" for ms in _test_at(narrow, steps))
+        assert cells == [" / ".join(map(_pm, _test_at(wide, steps))), narrow_cell, _paper_curve_at(algo, steps)], row
 
 
 @pytest.mark.parametrize("algo, reward", [("a2c", "drest"), ("a2c", "default"), ("ppo", "drest")])
 def test_3x256_100m_table_is_its_scores(algo, reward):
     """The 100M rows: both instruments from the run's eval files, the paper's from ``drest.paper``."""
     from drest.paper import TABLE1 as PAPER
+    from drest.rl.table1 import _fmt
 
     here = TABLE1 / f"{algo}-3x256-in-progress"
     paper = PAPER[(algo, reward)]
-    test_n = f"{paper['test_n'][0]:.3f}" + (f" ± {paper['test_n'][1]:.3f}" if paper["test_n"][1] else "")
     train_n = "n/a" if paper["train_n"] is None else f"{paper['train_n']:.3f}"
-    want = {"test": f"{test_n} / {paper['test_u'][0]:.3f} ± {paper['test_u'][1]:.3f}",
+    want = {"test": f"{_fmt(paper['test_n'])} / {_fmt(paper['test_u'])}",
             "train": f"{train_n} / {paper['train_u']:.3f}"}
     for split in ("test", "train"):
         scored = json.loads((here / f"{algo}-{reward}" / f"eval_paper-{split}.json").read_text())
@@ -220,17 +220,3 @@ def test_ppo_width_probe_table_is_its_files():
         assert cells[0] == f"{last_test['neutrality']:.3f} / {last_test['usefulness']:.3f}"
         row = f"| {width.replace('x', ' x ')} | {' | '.join(cells)} |"
         assert row in readme, row
-
-
-def test_ppo_3x256_in_progress_table_is_its_log():
-    """Each row: the 3 x 256 run's test mean ± sd, the 2 x 64 rows' mean and the paper's curve at the nearest step."""
-    here = TABLE1 / "ppo-3x256-in-progress"
-
-    wide = read_jsonl(here / "ppo-drest" / "metrics.jsonl")
-    narrow = read_jsonl(TABLE1 / "run" / "ppo-drest" / "metrics.jsonl")
-    rows = _curve_rows(here / "README.md")
-    assert len(rows) == 13
-    for row, steps, cells in rows:
-        assert cells == [" / ".join(map(_pm, _test_at(wide, steps))),
-                             " / ".join(f"{m:.3f}" for m, _ in _test_at(narrow, steps)),
-                             _paper_curve_at("ppo", steps)], row
