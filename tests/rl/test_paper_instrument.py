@@ -53,6 +53,8 @@ def test_table1_notes_runs_the_paper_instrument_cannot_score(tmp_path):
     assert "| PPO DReST | 99,999,744 | 0.737 ± 0.027 |" in md and table["checks"] == []
     assert "Networks (actor / critic hidden layers; each run's `config.yaml` has every setting): PPO DReST 2x64 / 2x64." \
         in md
+    # the run's own clock (its checkpoint's elapsed time), since this directory has no wall_time.jsonl
+    assert "resumed sessions): PPO DReST 1.47 h; 1.47 h summed." in md and "Wall time" not in md
     assert not list(run.glob("eval_*"))  # nothing half-scored left behind
 
 

@@ -305,7 +305,7 @@ def summarise(out: Path) -> dict:
         if not any(found.values()):
             continue
         row = {"algo": algo, "reward": reward, "env_steps": max(f["env_steps"] for f in found.values() if f),
-               "network": run.network}
+               "network": run.network, "train_hours": run.meta["elapsed"] / 3600 if run.meta else None}
         for split, f in found.items():
             if f and f["env_steps"] == row["env_steps"]:
                 row[f"{split}_neutrality"], row[f"{split}_usefulness"] = f["neutrality"], f["usefulness"]
@@ -333,6 +333,12 @@ def summarise(out: Path) -> dict:
     if rows:
         md += ("\nNetworks (actor / critic hidden layers; each run's `config.yaml` has every setting): "
                + ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['network']}" for r in rows) + ".\n")
+    timed = [r for r in rows if r["train_hours"] is not None]
+    if timed:  # the runs' own clocks: the wall time even where runs were trained outside `reproduce`
+        md += ("\nTraining time (each run's checkpoint: compile, training and evaluation, summed over its "
+               "resumed sessions): " + ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['train_hours']:.2f} h"
+                                                 for r in timed)
+               + f"; {sum(r['train_hours'] for r in timed):.2f} h summed.\n")
     wall = Path(out) / WALL_TIME
     if wall.exists():
         sessions = read_jsonl(wall)
