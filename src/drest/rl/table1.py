@@ -335,10 +335,10 @@ def summarise(out: Path) -> dict:
                + ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['network']}" for r in rows) + ".\n")
     timed = [r for r in rows if r["train_hours"] is not None]
     if timed:  # the runs' own clocks: the wall time even where runs were trained outside `reproduce`
+        each = ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['train_hours']:.2f} h" for r in timed)
         md += ("\nTraining time (each run's clock in its checkpoint: compile, training, evaluation and any pause of "
-               "its process, summed over its resumed sessions): " + ", ".join(f"{agent_name(r['algo'], r['reward'])} {r['train_hours']:.2f} h"
-                                                 for r in timed)
-               + f"; {sum(r['train_hours'] for r in timed):.2f} h summed.\n")
+               f"its process, summed over its resumed sessions): {each}; "
+               f"{sum(r['train_hours'] for r in timed):.2f} h summed.\n")
     wall = Path(out) / WALL_TIME
     if wall.exists():
         sessions = read_jsonl(wall)
