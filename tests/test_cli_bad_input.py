@@ -21,7 +21,7 @@ import pytest
 
 from drest.cli import main
 
-RUN = Path(__file__).parents[1] / "results" / "table1" / "run" / "ppo-default"
+RUN = Path(__file__).parents[1] / "results" / "table1" / "run-2x64" / "ppo-default"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
 
 

@@ -41,8 +41,17 @@ def test_results_tables_are_table1_json():
             assert cells[6].startswith(_pm(numbers["train_usefulness"]))
 
 
+def test_2x64_table_is_its_table1_json():
+    """The kept 2 x 64 table: test and train, like for like and exact, from run-2x64/table1.json."""
+    for row in json.loads((TABLE1 / "run-2x64" / "table1.json").read_text())["rows"]:
+        cells = [f"{_pm(src[f'{split}_neutrality'])} / {_pm(src[f'{split}_usefulness'])}"
+                 for split in ("test", "train") for src in (row["paper_instrument"], row)]
+        line = f"| {agent_name(row['algo'], row['reward'])}, 2 x 64 | {' | '.join(cells)} |"
+        assert line in README, line
+
+
 @pytest.mark.parametrize("run, phrase, expected", [
-    ("run", r"test\s+NEUTRALITY peaked at (\d\.\d+) at (\d+)M steps", (0.765, 10)),
+    ("run-2x64", r"test\s+NEUTRALITY peaked at (\d\.\d+) at (\d+)M steps", (0.765, 10)),
     ("a2c-2026-11-28-100M", r"Test NEUTRALITY peaked at (\d\.\d+) at (\d+)M", (0.725, 15)),
 ])
 def test_a2c_drest_test_neutrality_peak_is_the_logged_one(run, phrase, expected):
@@ -69,7 +78,7 @@ def test_docs_rl_5m_table_is_the_first_table1_evaluation():
     doc = (Path(__file__).parents[1] / "docs" / "rl.md").read_text()
     for name, label in [("ppo-drest", "PPO DReST"), ("ppo-default", "PPO default"), ("a2c-drest", "A2C DReST"),
                         ("a2c-default", "A2C default")]:
-        records = read_jsonl(TABLE1 / "run" / name / "metrics.jsonl")
+        records = read_jsonl(TABLE1 / "run-2x64" / name / "metrics.jsonl")
         first = sorted({r["env_steps"] for r in records})[1]
         cells = []
         for split in ("train", "test"):
@@ -169,25 +178,25 @@ def _curve_rows(readme):
 
 
 @pytest.mark.parametrize("algo, n_rows, narrow_sd", [("a2c", 11, True), ("ppo", 13, False)])
-def test_3x256_in_progress_table_is_its_log(algo, n_rows, narrow_sd):
+def test_3x256_curve_table_is_its_log(algo, n_rows, narrow_sd):
     """Each row: the 3 x 256 run's test mean ± sd, the 2 x 64 rows' (mean ± sd for A2C, mean for
     PPO) and the paper's curve at the nearest logged step."""
-    wide = read_jsonl(TABLE1 / f"{algo}-3x256-in-progress" / f"{algo}-drest" / "metrics.jsonl")
-    narrow = read_jsonl(TABLE1 / "run" / f"{algo}-drest" / "metrics.jsonl")
-    rows = _curve_rows(TABLE1 / f"{algo}-3x256-in-progress" / "README.md")
+    wide = read_jsonl(TABLE1 / "run" / f"{algo}-drest" / "metrics.jsonl")
+    narrow = read_jsonl(TABLE1 / "run-2x64" / f"{algo}-drest" / "metrics.jsonl")
+    rows = _curve_rows(TABLE1 / f"training-{algo}-3x256.md")
     assert len(rows) == n_rows
     for row, steps, cells in rows:
         narrow_cell = " / ".join(_pm(ms) if narrow_sd else f"{ms[0]:.3f}" for ms in _test_at(narrow, steps))
         assert cells == [" / ".join(map(_pm, _test_at(wide, steps))), narrow_cell, _paper_curve_at(algo, steps)], row
 
 
-@pytest.mark.parametrize("algo, reward", [("a2c", "drest"), ("a2c", "default"), ("ppo", "drest")])
+@pytest.mark.parametrize("algo, reward", [("a2c", "drest"), ("a2c", "default"), ("ppo", "drest"), ("ppo", "default")])
 def test_3x256_100m_table_is_its_scores(algo, reward):
     """The 100M rows: both instruments from the run's eval files, the paper's from ``drest.paper``."""
     from drest.paper import TABLE1 as PAPER
     from drest.rl.table1 import _fmt
 
-    here = TABLE1 / f"{algo}-3x256-in-progress"
+    here = TABLE1 / "run"
     paper = PAPER[(algo, reward)]
     train_n = "n/a" if paper["train_n"] is None else f"{paper['train_n']:.3f}"
     want = {"test": f"{_fmt(paper['test_n'])} / {_fmt(paper['test_u'])}",
@@ -201,7 +210,7 @@ def test_3x256_100m_table_is_its_scores(algo, reward):
             assert len(rs) == 5
             cells.append(" / ".join(_pm(mean_sd([r[m] for r in rs])) for m in ("neutrality", "usefulness")))
         row = f"| {split} | {cells[0]} | {cells[1]} | {want[split]} |"
-        assert row in (here / "README.md").read_text(), row
+        assert row in (TABLE1 / f"training-{algo}-3x256.md").read_text(), row
 
 
 def test_ppo_width_probe_table_is_its_files():

@@ -8,7 +8,7 @@ import pytest
 
 from drest.cli import main
 
-RUN = Path(__file__).parents[2] / "results" / "table1" / "run"
+RUN = Path(__file__).parents[2] / "results" / "table1" / "run-2x64"
 
 
 def test_paper_instrument_under_reads_our_ppo_drest_agents(tmp_path, capsys):
