@@ -68,10 +68,28 @@ def test_reproduce_refuses_settings_a_started_run_does_not_have(tmp_path):
         shutil.copy(RUN / "ppo-drest" / name, tmp_path / "ppo-drest" / name)
     with pytest.raises(DrestError, match=r"started with 100,000,000 steps and 5 seeds"):
         _plan(tmp_path, 50_000_000, 5, None)
-    with pytest.raises(DrestError, match=r"ppo-drest' was started with actor_hidden=\(64, 64\), not \(256, 256, 256\)"):
+    with pytest.raises(DrestError, match=r"ppo-drest' was started with actor_hidden=2x64, not 3x256; drop that --set"):
         _plan(tmp_path, 100_000_000, 5, {"actor_hidden": "3x256"})
     # what it agrees with (or what only the A2C runs get, or where it runs) is fine: it is done, the rest are new
     todo = _plan(tmp_path, 100_000_000, 5, {"ppo.actor_hidden": "2x64", "a2c.lr": "3e-4", "devices": "2"})
     assert [name for name, _ in todo] == ["ppo-default", "a2c-drest", "a2c-default"]
     assert [(c.lr, c.actor_hidden, c.devices) for _, c in todo] == [(1e-3, (64, 64), 2), (3e-4, (64, 64), 2),
                                                                     (3e-4, (64, 64), 2)]
+
+
+def test_reproduce_refuses_a_started_run_that_differs_from_what_it_would_start(tmp_path):
+    """Without --set, a started run with other settings is named, not summarised as if it were the default."""
+    from drest.errors import DrestError
+    from drest.rl.table1 import _plan
+
+    (tmp_path / "ppo-drest").mkdir()
+    for name in ("config.yaml", "checkpoint.npz"):  # Table 1's finished PPO DReST run, 3 x 256, eval_every 2.5M
+        shutil.copy(RUN.parent / "run" / "ppo-drest" / name, tmp_path / "ppo-drest" / name)
+    with pytest.raises(DrestError, match=r"ppo-drest' was started with actor_hidden=3x256, not 2x64; "
+                                         r"add --set actor_hidden=3x256 or use another --out$"):
+        _plan(tmp_path, 100_000_000, 5, None)
+    wide = {"actor_hidden": "3x256", "critic_hidden": "3x256"}
+    # its evaluation cadence (2.5M, not reproduce's steps / 20) is compared only where --set names it
+    assert [name for name, _ in _plan(tmp_path, 100_000_000, 5, wide)] == ["ppo-default", "a2c-drest", "a2c-default"]
+    with pytest.raises(DrestError, match=r"started with eval_every=2500000, not 5000000; drop that --set"):
+        _plan(tmp_path, 100_000_000, 5, {**wide, "eval_every": "5M"})

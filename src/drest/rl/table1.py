@@ -13,6 +13,7 @@ numbers, where the targets are checked) and with the exact one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from ..errors import DrestError
 from ..io import check_out_dir, exit_now, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, agent_name
 from ..paper import TABLE1 as PAPER
-from .config import TrainConfig, from_dict, scoped
+from .config import TrainConfig, from_dict, hidden_str, scoped
 from .rundir import CONFIG, RunDir, mean_sd
 from .runs import install_sigterm, train_run
 
@@ -35,6 +36,25 @@ CONFIGS = [("ppo", "drest"), ("ppo", "default"), ("a2c", "drest"), ("a2c", "defa
 
 def run_name(algo: str, reward: str) -> str:
     return f"{algo}-{reward}"
+
+
+# Where a run is placed (devices) never changes what it learns. How often and on which banks
+# it is evaluated do not either, and runs trained elsewhere may differ there, so those are
+# compared only where --set names them.
+_EVAL_KEYS = {"eval_every", "eval_banks"}
+
+
+def _learning_keys(given: dict) -> list[str]:
+    """The config keys a started run must agree on with the one this command would start."""
+    exempt = {"devices"} | (_EVAL_KEYS - given.keys())
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in exempt]
+
+
+def _as_set(value) -> str:
+    """A config value as ``--set`` takes it (``3x256`` for a network)."""
+    if isinstance(value, tuple):
+        return hidden_str(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tuple[str, TrainConfig | None]]:
@@ -51,11 +71,12 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
                 raise DrestError(f"reproduce: {str(run_dir)!r} was started with {stored.total_steps:,} steps and "
                                  f"{stored.num_seeds} seeds; use the same --steps/--seeds or another --out")
             mine = scoped(overrides or {}, algo)
-            wanted = from_dict({**mine, "algo": algo, "reward": reward})
-            for key in mine.keys() - {"devices"}:  # devices places a run; it does not change what it learns
+            wanted = from_dict({**mine, "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds})
+            for key in _learning_keys(mine):
                 if getattr(wanted, key) != getattr(stored, key):
-                    raise DrestError(f"reproduce: {str(run_dir)!r} was started with {key}={getattr(stored, key)!r}, "
-                                     f"not {getattr(wanted, key)!r}; drop that --set or use another --out")
+                    fix = "drop that --set" if key in mine else f"add --set {key}={_as_set(getattr(stored, key))}"
+                    raise DrestError(f"reproduce: {str(run_dir)!r} was started with {key}={_as_set(getattr(stored, key))}, "
+                                     f"not {_as_set(getattr(wanted, key))}; {fix} or use another --out")
             if not meta.get("done"):
                 todo.append((name, None))
         else:
