@@ -269,7 +269,10 @@ class TrainConfig:
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
-def _shown(value) -> str:
+def set_form(value) -> str:
+    """A config value as ``--set`` takes it: ``3x256`` for a network, ``true`` for True."""
+    if isinstance(value, tuple):
+        return hidden_str(value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -281,8 +284,8 @@ def field_help() -> str:
         default = f.default
         if isinstance(default, tuple):
             default = ",".join(map(str, default))
-        shown = "" if default is None else f" [{_shown(default)}]"
-        preset = ", ".join(f"{_shown(p[name])} {algo}" for algo, p in PRESETS.items() if name in p)
+        shown = "" if default is None else f" [{set_form(default)}]"
+        preset = ", ".join(f"{set_form(p[name])} {algo}" for algo, p in PRESETS.items() if name in p)
         lines.append(f"  {name}{shown}\n      {f.metadata['help']}" + (f" (default: {preset})" if preset else ""))
     return "\n".join(lines)
 

@@ -27,7 +27,7 @@ from ..errors import DrestError
 from ..io import check_out_dir, exit_now, read_jsonl, write_atomic
 from ..paper import PAPER_DEFAULT_NEUTRALITY, PAPER_INSTRUMENT, agent_name
 from ..paper import TABLE1 as PAPER
-from .config import TrainConfig, from_dict, hidden_str, scoped
+from .config import TrainConfig, from_dict, scoped, set_form
 from .rundir import CONFIG, RunDir, mean_sd
 from .runs import install_sigterm, train_run
 
@@ -50,13 +50,6 @@ def _learning_keys(given: dict) -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig) if f.name not in exempt]
 
 
-def _as_set(value) -> str:
-    """A config value as ``--set`` takes it (``3x256`` for a network)."""
-    if isinstance(value, tuple):
-        return hidden_str(value)
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tuple[str, TrainConfig | None]]:
     """The runs still to do: (name, config) for a new run, (name, None) to resume one."""
     todo = []
@@ -74,9 +67,10 @@ def _plan(out: Path, steps: int, seeds: int, overrides: dict | None) -> list[tup
             wanted = from_dict({**mine, "algo": algo, "reward": reward, "total_steps": steps, "num_seeds": seeds})
             for key in _learning_keys(mine):
                 if getattr(wanted, key) != getattr(stored, key):
-                    fix = "drop that --set" if key in mine else f"add --set {key}={_as_set(getattr(stored, key))}"
-                    raise DrestError(f"reproduce: {str(run_dir)!r} was started with {key}={_as_set(getattr(stored, key))}, "
-                                     f"not {_as_set(getattr(wanted, key))}; {fix} or use another --out")
+                    have, want = set_form(getattr(stored, key)), set_form(getattr(wanted, key))
+                    fix = "drop that --set" if key in mine else f"add --set {key}={have}"
+                    raise DrestError(f"reproduce: {str(run_dir)!r} was started with {key}={have}, not {want}; "
+                                     f"{fix} or use another --out")
             if not meta.get("done"):
                 todo.append((name, None))
         else:
